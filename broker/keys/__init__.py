@@ -1,0 +1,1 @@
+"""An office's key pairs: the pure model (``model``) and their files on disk (``files``)."""
