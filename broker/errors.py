@@ -8,7 +8,8 @@
     │   ├── KeyFileError              exit 4   a key file is missing, unsafe (mode) or undecryptable
     │   ├── InputError                exit 5   a message or file the user gave us is invalid
     │   │   └── InvalidMessage        exit 5   a value object's invariant does not hold
-    │   └── PolicyRefused             exit 6   the request breaks an agreement; .rule names it
+    │   ├── PolicyRefused             exit 6   the request breaks an agreement; .rule names it
+    │   └── NotAvailable              exit 7   the command is not available in this version
     ├── PeerError                     exit 10  a peer's bad or hostile data; .reason (RejectReason)
     ├── TransportError                exit 20  broker, network or partner-system transport failed
     └── IntegrityError                exit 30  an audit found the log or a proof not as it should be
@@ -37,6 +38,7 @@ __all__ = [
     "KeyFileError",
     "LiaisonError",
     "LocalError",
+    "NotAvailable",
     "PeerError",
     "PolicyRefused",
     "RejectReason",
@@ -118,6 +120,12 @@ class PolicyRefused(LocalError):
     def __init__(self, rule: str, diagnosis: str) -> None:
         super().__init__(f"refused by policy rule {rule}: {diagnosis}")
         self.rule = rule
+
+
+class NotAvailable(LocalError):
+    """The command exists in the command tree but is not available in this version yet."""
+
+    exit_code = 7
 
 
 class RejectReason(enum.StrEnum):

@@ -1,0 +1,1 @@
+"""The ``liaison`` command line: composition only; the work happens in the core and the edges."""

@@ -1,0 +1,162 @@
+"""The root of the ``liaison`` command tree and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from typing import NoReturn
+
+import click
+
+from broker import __version__
+from broker.cli.config_cmd import config
+from broker.cli.keys_cmd import keys
+from broker.cli.output import err
+from broker.errors import EXIT_INTERNAL, EXIT_USAGE, ConfigError, LiaisonError, NotAvailable
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="liaison")
+@click.option("--debug", is_flag=True, help="On an error, also print the Python traceback.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Liaison: signed, end-to-end encrypted case enquiries between police liaison offices.
+
+    \b
+    A typical office:
+      liaison keys generate --office CN-YN-BLO-HK --out keys/   make the office's key pairs
+      liaison config check office.toml                         validate its configuration
+      liaison daemon --config office.toml                      run it: inbox, outbox, receipts
+      liaison submit enquiry.json --to VN-BCA-C02              send an enquiry
+      liaison status --overdue                                 what needs chasing
+      liaison audit verify data/exchange-log.db                check the tamper-evident log
+
+    Every command explains itself with --help. Exit codes are listed in README.md.
+    """
+    ctx.ensure_object(dict)
+    ctx.obj["debug"] = debug
+
+
+def _pending(name: str, summary: str, detail: str) -> click.Command:
+    """A command of the tree whose implementation has not landed yet: it says so, exit 7."""
+
+    @click.command(
+        name=name,
+        help=f"{summary}\n\n{detail}\n\n(Not available in this version yet.)",
+        short_help=summary,
+        context_settings={**CONTEXT, "ignore_unknown_options": True},
+    )
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def command(args: tuple[str, ...]) -> None:  # noqa: ARG001 - accepted so any call explains
+        raise NotAvailable(f"'liaison {name}' is not available in this version yet")
+
+    return command
+
+
+for _name, _summary, _detail in [
+    (
+        "seal",
+        "Seal a message for one or more offices into an envelope file.",
+        "Signs with the office's Ed25519 key and encrypts end to end for each recipient.",
+    ),
+    (
+        "open",
+        "Verify, decrypt and print an envelope addressed to this office.",
+        "Checks signature, validity window, replay and recipients before decrypting.",
+    ),
+    (
+        "verify",
+        "Check an envelope's signature and header with public keys only.",
+        "Needs no private key: what an auditor or the hub can check.",
+    ),
+    (
+        "directory",
+        "Build, sign, verify, show and diff the signed trust directory.",
+        "The directory lists partner offices, their keys and the agreements between them.",
+    ),
+    (
+        "submit",
+        "Submit an enquiry: validate, check policy, seal, queue durably.",
+        "Returns the message id to follow with 'liaison status'.",
+    ),
+    (
+        "daemon",
+        "Run one office: publish the outbox, consume the inbox, send receipts.",
+        "Stops cleanly on SIGTERM/SIGINT; exposes health for supervisors.",
+    ),
+    (
+        "status",
+        "Follow enquiries: queued, published, delivered, answered, overdue.",
+        "'liaison status --overdue' lists what needs chasing.",
+    ),
+    (
+        "audit",
+        "Verify, replay and reconcile the tamper-evident exchange log.",
+        "Verification needs public keys only; decryption for an audit is itself logged.",
+    ),
+    (
+        "adapters",
+        "List partner-format adapters; encode and decode partner files.",
+        "Formats: UMF-style XML, bilingual spreadsheets, JSON over HTTP.",
+    ),
+    (
+        "broker",
+        "Generate and apply the RabbitMQ topology and least-privilege users.",
+        "Each office may publish only as itself and only to partners its agreements allow.",
+    ),
+    (
+        "demo",
+        "Run a realistic exchange between five offices end to end.",
+        "Uses a local RabbitMQ and leaves nothing behind on it.",
+    ),
+]:
+    cli.add_command(_pending(_name, _summary, _detail))
+
+
+cli.add_command(config)
+cli.add_command(keys)
+
+
+def _fail(error: LiaisonError, debug: bool) -> NoReturn:
+    if debug:
+        traceback.print_exception(error)
+    err.print(f"[bold red]error:[/] {error.diagnosis}", markup=True, highlight=False)
+    if isinstance(error, ConfigError):
+        for problem in error.problems:
+            err.print(f"  - {problem}", markup=False)
+    sys.exit(error.exit_code)
+
+
+def run(argv: list[str] | None = None) -> NoReturn:
+    """Console-script entry point: run the CLI; turn every outcome into a documented exit code."""
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    try:
+        cli.main(args=argv, prog_name="liaison", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        click.echo(exc.ctx.get_help() if exc.ctx else "")
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(EXIT_INTERNAL)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except LiaisonError as exc:
+        _fail(exc, debug)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: no raw traceback by default
+        if debug:
+            traceback.print_exception(exc)
+        err.print(
+            f"internal error: {type(exc).__name__} (a bug; run with --debug for the traceback"
+            " and report it)",
+            markup=False,
+        )
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(0)
