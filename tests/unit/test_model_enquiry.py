@@ -85,10 +85,13 @@ def test_enquiry_rules(path: str, changes: dict[str, object]) -> None:
 
 def test_attachments_together_have_a_size_limit() -> None:
     chunk = bytes(limits.MAX_ATTACHMENT_BYTES)
-    five = tuple(Attachment.of(f"part{i}.bin", "application/octet-stream", chunk) for i in range(5))
-    rejects("attachments", lambda: dataclasses.replace(alert(), attachments=five))
-    four = dataclasses.replace(alert(), attachments=five[:4])
-    assert len(four.attachments) == 4
+    fit = limits.MAX_ATTACHMENTS_TOTAL_BYTES // limits.MAX_ATTACHMENT_BYTES
+    over = tuple(
+        Attachment.of(f"part{i}.bin", "application/octet-stream", chunk) for i in range(fit + 1)
+    )
+    rejects("attachments", lambda: dataclasses.replace(alert(), attachments=over))
+    within = dataclasses.replace(alert(), attachments=over[:fit])
+    assert len(within.attachments) == fit
 
 
 def test_response_due_is_kept_in_utc_and_lists_become_tuples() -> None:
