@@ -1,0 +1,197 @@
+"""Generate the exchange-log test vectors in tests/vectors/log/, or check them.
+
+    python tests/vectors/generate_log.py           rewrite every generated file
+    python tests/vectors/generate_log.py --check   regenerate in memory; exit 1 on a difference
+
+Everything is fixed: the entries (``entry(i)``), the demo key seeds (derived from labels, and
+written to keys.json: DEMO ONLY, never use them for a real office), the network name and the
+cosigning time ``NOW``. Ed25519 is deterministic, so every file is byte-for-byte reproducible.
+The files under log/interop/ are copies of other projects' published data and are not generated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from broker.ledger import (
+    Cosigner,
+    Ed25519Signer,
+    MemoryNodeStore,
+    add_cosignatures,
+    consistency_proof,
+    format_consistency_proof,
+    format_inclusion_proof,
+    inclusion_proof,
+    leaf_hash,
+    office_cosigner_name,
+    office_origin,
+    open_checkpoint,
+    root_at,
+    sign_checkpoint,
+)
+from broker.ledger.checkpoint import Checkpoint, cosign_checkpoint
+from broker.ledger.note import b64encode
+
+OUT = Path(__file__).resolve().parent / "log"
+NETWORK = "liaison.example"
+LOG_OFFICE = "CN-YN-BLO-HK"
+WITNESS_OFFICE = "TH-CMI-LO-01"
+NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+SMALL_SIZES = range(1, 9)
+BIG = 300
+BIG_INDICES = (0, 1, 2, 127, 128, 129, 255, 256, 257, 298, 299)
+BIG_OLD_SIZES = (1, 2, 3, 7, 8, 100, 127, 128, 129, 255, 256, 257, 299, 300)
+OLD_CHECKPOINT_SIZE = 100
+PROVEN_INDEX = 129
+
+ENTRY_RULE = "entry(i) = UTF-8 of 'DEMO exchange-log entry <i>, not a real entry' (i decimal)"
+
+
+def entry(i: int) -> bytes:
+    return f"DEMO exchange-log entry {i}, not a real entry".encode()
+
+
+def demo_seed(role: str, office: str) -> bytes:
+    """A demo Ed25519 seed: SHA-256("liaison-v1 demo log key" 0x00 role 0x00 office)."""
+    return hashlib.sha256(
+        b"liaison-v1 demo log key\x00" + role.encode() + b"\x00" + office.encode()
+    ).digest()
+
+
+LOG_SEED = demo_seed("log", LOG_OFFICE)
+WITNESS_SEED = demo_seed("witness", WITNESS_OFFICE)
+ORIGIN = office_origin(NETWORK, LOG_OFFICE)
+LOG_SIGNER = Ed25519Signer(ORIGIN, ed25519.Ed25519PrivateKey.from_private_bytes(LOG_SEED))
+COSIGNER = Cosigner(
+    office_cosigner_name(NETWORK, WITNESS_OFFICE),
+    ed25519.Ed25519PrivateKey.from_private_bytes(WITNESS_SEED),
+)
+
+
+def demo_tree() -> MemoryNodeStore:
+    store, _ = MemoryNodeStore.from_leaves(leaf_hash(entry(i)) for i in range(BIG))
+    return store
+
+
+def _b64s(hashes: tuple[bytes, ...]) -> list[str]:
+    return [b64encode(h) for h in hashes]
+
+
+def _tree(store: MemoryNodeStore, size: int, indices: Any, old_sizes: Any) -> dict[str, Any]:
+    return {
+        "size": size,
+        "root": b64encode(root_at(store, size)),
+        "inclusion": [
+            {"index": i, "proof": _b64s(inclusion_proof(store, i, size).hashes)} for i in indices
+        ],
+        "consistency": [
+            {
+                "size1": m,
+                "root1": b64encode(root_at(store, m)),
+                "proof": _b64s(consistency_proof(store, m, size).hashes),
+            }
+            for m in old_sizes
+        ],
+    }
+
+
+def trees_document(store: MemoryNodeStore) -> dict[str, Any]:
+    trees = [_tree(store, n, range(n), range(1, n + 1)) for n in SMALL_SIZES]
+    trees.append(_tree(store, BIG, BIG_INDICES, BIG_OLD_SIZES))
+    return {
+        "about": "Liaison exchange-log Merkle vectors (RFC 9162 section 2.1); hashes are base64",
+        "entry_rule": ENTRY_RULE,
+        "leaf_hash_rule": "SHA-256(0x00 || entry(i))",
+        "leaf_hashes_of_first_8": [b64encode(leaf_hash(entry(i))) for i in range(8)],
+        "trees": trees,
+    }
+
+
+def keys_document() -> dict[str, Any]:
+    return {
+        "warning": "DEMO ONLY: these seeds are public. Never use them for a real office.",
+        "seed_rule": "SHA-256('liaison-v1 demo log key' 0x00 role 0x00 office id)",
+        "log": {
+            "office": LOG_OFFICE,
+            "name": LOG_SIGNER.name,
+            "seed_hex": LOG_SEED.hex(),
+            "vkey": LOG_SIGNER.verifier().vkey,
+        },
+        "witness": {
+            "office": WITNESS_OFFICE,
+            "name": COSIGNER.name,
+            "seed_hex": WITNESS_SEED.hex(),
+            "vkey": COSIGNER.verifier().vkey,
+        },
+        "cosigned_at": NOW.isoformat(),
+    }
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode()
+
+
+def build() -> dict[str, bytes]:
+    """Every generated file's name (under log/) and exact bytes."""
+    store = demo_tree()
+    old = Checkpoint(ORIGIN, OLD_CHECKPOINT_SIZE, root_at(store, OLD_CHECKPOINT_SIZE))
+    new = Checkpoint(ORIGIN, BIG, root_at(store, BIG))
+    signed_old = sign_checkpoint(old, LOG_SIGNER)
+    signed_new = sign_checkpoint(new, LOG_SIGNER)
+    verified = open_checkpoint(signed_new, origin=ORIGIN, log_key=LOG_SIGNER.verifier())
+    cosigned = add_cosignatures(signed_new, [cosign_checkpoint(verified, COSIGNER, NOW)])
+    inclusion = inclusion_proof(store, PROVEN_INDEX, BIG)
+    consistency = consistency_proof(store, OLD_CHECKPOINT_SIZE, BIG)
+    return {
+        "trees.json": _json(trees_document(store)),
+        "keys.json": _json(keys_document()),
+        f"checkpoint-{OLD_CHECKPOINT_SIZE}.note": signed_old,
+        f"checkpoint-{BIG}.note": signed_new,
+        f"checkpoint-{BIG}-cosigned.note": cosigned,
+        f"inclusion-{PROVEN_INDEX}-in-{BIG}.tlog-proof": format_inclusion_proof(
+            inclusion, cosigned
+        ),
+        f"consistency-{OLD_CHECKPOINT_SIZE}-to-{BIG}.proof": format_consistency_proof(
+            consistency, cosigned
+        ),
+    }
+
+
+def check() -> list[str]:
+    """Files that differ from a fresh generation (empty when all match)."""
+    problems = []
+    for name, data in build().items():
+        path = OUT / name
+        if not path.exists() or path.read_bytes() != data:
+            problems.append(f"tests/vectors/log/{name} differs from what the generator makes")
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="compare only; write nothing")
+    args = parser.parse_args()
+    if args.check:
+        problems = check()
+        for problem in problems:
+            print(problem)
+        return 1 if problems else 0
+    documents = build()
+    OUT.mkdir(exist_ok=True)
+    for name, data in documents.items():
+        (OUT / name).write_bytes(data)
+    print(f"wrote {len(documents)} files in {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
