@@ -7,12 +7,21 @@ import traceback
 from typing import NoReturn
 
 import click
+from rich.markup import escape
 
 from broker import __version__
 from broker.cli.config_cmd import config
+from broker.cli.envelope_cmd import open_command, seal_command, verify_command
 from broker.cli.keys_cmd import keys
 from broker.cli.output import err
-from broker.errors import EXIT_INTERNAL, EXIT_USAGE, ConfigError, LiaisonError, NotAvailable
+from broker.errors import (
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    ConfigError,
+    LiaisonError,
+    NotAvailable,
+    PeerError,
+)
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -56,21 +65,6 @@ def _pending(name: str, summary: str, detail: str) -> click.Command:
 
 
 for _name, _summary, _detail in [
-    (
-        "seal",
-        "Seal a message for one or more offices into an envelope file.",
-        "Signs with the office's Ed25519 key and encrypts end to end for each recipient.",
-    ),
-    (
-        "open",
-        "Verify, decrypt and print an envelope addressed to this office.",
-        "Checks signature, validity window, replay and recipients before decrypting.",
-    ),
-    (
-        "verify",
-        "Check an envelope's signature and header with public keys only.",
-        "Needs no private key: what an auditor or the hub can check.",
-    ),
     (
         "directory",
         "Build, sign, verify, show and diff the signed trust directory.",
@@ -117,12 +111,17 @@ for _name, _summary, _detail in [
 
 cli.add_command(config)
 cli.add_command(keys)
+cli.add_command(seal_command)
+cli.add_command(open_command)
+cli.add_command(verify_command)
 
 
 def _fail(error: LiaisonError, debug: bool) -> NoReturn:
     if debug:
         traceback.print_exception(error)
-    err.print(f"[bold red]error:[/] {error.diagnosis}", markup=True, highlight=False)
+    # The operator may see a rejected message's exact reason; the peer only ever saw "rejected".
+    text = error.explain() if isinstance(error, PeerError) else error.diagnosis
+    err.print(f"[bold red]error:[/] {escape(text)}", markup=True, highlight=False)
     if isinstance(error, ConfigError):
         for problem in error.problems:
             err.print(f"  - {problem}", markup=False)
