@@ -71,10 +71,14 @@ def test_url_passwords_are_masked(lines: io.StringIO) -> None:
     assert _records(lines)[0]["url"] == f"amqp://office:{REDACTED}@127.0.0.1:5672/liaison"
 
 
+def _fail_with(text: str) -> None:
+    raise RuntimeError(text)
+
+
 def test_exceptions_keep_only_type_and_our_diagnosis(lines: io.StringIO) -> None:
     log = get_logger("t")
     try:
-        raise RuntimeError(SECRET_TEXT)
+        _fail_with(SECRET_TEXT)
     except RuntimeError:
         log.exception("failed")
     log.error("rejected", exc_info=PeerError(RejectReason.REPLAY, "id seen before"))
