@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from broker import __version__
 from broker.cli.config_cmd import config
+from broker.cli.directory_cmd import directory
 from broker.cli.envelope_cmd import open_command, seal_command, verify_command
 from broker.cli.keys_cmd import keys
 from broker.cli.output import err
@@ -66,11 +67,6 @@ def _pending(name: str, summary: str, detail: str) -> click.Command:
 
 for _name, _summary, _detail in [
     (
-        "directory",
-        "Build, sign, verify, show and diff the signed trust directory.",
-        "The directory lists partner offices, their keys and the agreements between them.",
-    ),
-    (
         "submit",
         "Submit an enquiry: validate, check policy, seal, queue durably.",
         "Returns the message id to follow with 'liaison status'.",
@@ -111,6 +107,7 @@ for _name, _summary, _detail in [
 
 cli.add_command(config)
 cli.add_command(keys)
+cli.add_command(directory)
 cli.add_command(seal_command)
 cli.add_command(open_command)
 cli.add_command(verify_command)
