@@ -6,10 +6,13 @@ an office's daemon does that; a person opening a file by hand is told so.
 
 from __future__ import annotations
 
+import json
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -17,7 +20,10 @@ from rich.table import Table
 
 from broker.cli.keys_cmd import PassphraseSource, passphrase_options
 from broker.cli.output import emit, err, json_option
+from broker.directory import Directory, TrustState, accept_directory
+from broker.directory.store import read_directory_file, read_pinned_root
 from broker.envelope import (
+    DirectoryView,
     Header,
     Limits,
     Recipient,
@@ -30,8 +36,10 @@ from broker.envelope import (
 from broker.errors import InputError
 from broker.keys.files import is_protected, load_office_keys, load_public_keys
 from broker.keys.model import OfficeKeys
+from broker.letters import addressees, author, open_message, seal_message
 from broker.messages import KIND_NAMES, Message, decode_payload, kind_of, message_from_json
-from broker.model import CaseEnquiry
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 MAX_INPUT_BYTES = Limits().max_envelope_bytes
 
@@ -49,7 +57,7 @@ def _directory(public_keys: tuple[Path, ...], own: OfficeKeys | None = None) -> 
     offices = {p.office_id: p for p in (load_public_keys(path) for path in public_keys)}
     if own is not None:
         offices.setdefault(own.office_id, own.public())
-    return StaticDirectory(version=1, offices=offices)
+    return StaticDirectory(version=0, offices=offices)
 
 
 def _load_keys(key_dir: Path, source: PassphraseSource) -> OfficeKeys:
@@ -82,16 +90,58 @@ def _header_table(report: dict[str, Any]) -> Table:
     return table
 
 
-PUBLIC_KEYS = click.option(
-    "--public-keys",
-    "public_keys",
-    multiple=True,
-    required=True,
-    type=click.Path(exists=True, path_type=Path),
-    metavar="PATH",
-    help="A partner's key folder or public.json (repeat for each office involved). "
-    "Stands in for the signed directory.",
-)
+def trust_options(func: F) -> F:
+    """--directory + --root (keys, validity and agreements), or --public-keys (keys only)."""
+    func = click.option(
+        "--public-keys",
+        "public_keys",
+        multiple=True,
+        type=click.Path(exists=True, path_type=Path),
+        metavar="PATH",
+        help="Instead of a directory: an office's key folder or public.json (repeat). "
+        "Checks signatures only; no agreements, no key windows.",
+    )(func)
+    func = click.option(
+        "--root",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="ROOT.json",
+        help="The pinned root of trust that must have signed the directory.",
+    )(func)
+    return click.option(
+        "--directory",
+        "directory_file",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        metavar="FILE",
+        help="The signed trust directory (with --root): keys, their validity, the agreements.",
+    )(func)
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What the command trusts: the accepted directory, or bare public keys."""
+
+    view: DirectoryView
+    directory: Directory | None
+
+
+def _trust(
+    directory_file: Path | None,
+    root: Path | None,
+    public_keys: tuple[Path, ...],
+    now: datetime,
+    own: OfficeKeys | None = None,
+) -> Trust:
+    if directory_file is not None:
+        if public_keys:
+            raise click.UsageError("give --directory or --public-keys, not both")
+        if root is None:
+            raise click.UsageError("--directory needs --root (the pinned root of trust)")
+        trusted = TrustState.pinned(read_pinned_root(root))
+        accepted = accept_directory(read_directory_file(directory_file), trusted, now=now)
+        return Trust(accepted.directory, accepted.directory)
+    if not public_keys:
+        raise click.UsageError("give --directory FILE --root ROOT.json, or --public-keys")
+    return Trust(_directory(public_keys, own), None)
 
 
 @click.command("seal")
@@ -113,14 +163,13 @@ PUBLIC_KEYS = click.option(
     metavar="OFFICE",
     help="A recipient office (repeat). Defaults to the enquiry's recipient_offices.",
 )
-@PUBLIC_KEYS
+@trust_options
 @click.option("--kind", type=click.Choice(sorted(KIND_NAMES)), help="Message kind if not inferred.")
 @click.option(
     "--suite",
     type=click.Choice([s.value for s in Suite]),
-    default=Suite.V1.value,
-    show_default=True,
-    help="liaison-v1-pq adds ML-KEM-768 for every recipient (needs their hybrid keys).",
+    help="With --public-keys only (a directory sets each office's suite): liaison-v1 "
+    "(default) or liaison-v1-pq, which adds ML-KEM-768 (needs the recipients' hybrid keys).",
 )
 @click.option(
     "--lifetime-days",
@@ -141,9 +190,11 @@ def seal_command(
     message_file: Path,
     key_dir: Path,
     to: tuple[str, ...],
+    directory_file: Path | None,
+    root: Path | None,
     public_keys: tuple[Path, ...],
     kind: str | None,
-    suite: str,
+    suite: str | None,
     lifetime_days: int,
     out: Path | None,
     passphrase_fd: int | None,
@@ -153,10 +204,13 @@ def seal_command(
     """Sign and encrypt a message (canonical JSON) for one or more offices.
 
     \b
-      liaison seal --from keys/hk --public-keys partners/vn enquiry.json -o msg.lsn
+      liaison seal --from keys/hk --directory directory.bin --root root.json \\
+                   enquiry.json -o msg.lsn
     \b
-    Only the recipients can read the result; anyone with the sender's public key can check who
-    sent it (liaison verify). The message id is printed on standard error.
+    With a directory, the agreements are checked first: an enquiry they do not allow is
+    refused (exit 6, naming the rule) before anything is sealed. Only the recipients can read
+    the result; anyone with the directory can check who sent it (liaison verify). The message
+    id is printed on standard error.
     """
     raw = _read(message_file, "message")
     if len(raw) > MAX_INPUT_BYTES:
@@ -167,53 +221,47 @@ def seal_command(
         raise InputError(f"{message_file} is not UTF-8 text") from None
     message: Message = message_from_json(text, KIND_NAMES[kind] if kind else None)
     sender = _load_keys(key_dir, PassphraseSource(passphrase_fd, passphrase_env, ask_passphrase))
-    directory = _directory(public_keys, sender)
-    recipients = _recipients(message, to, directory, sender, Suite(suite))
+    now = datetime.now(UTC)
+    trust = _trust(directory_file, root, public_keys, now, sender)
     if out is None and sys.stdout.isatty():
         raise click.UsageError("an envelope is binary: give -o FILE or redirect standard output")
-    envelope = seal(
-        message.to_bytes(),
-        kind=kind_of(message),
-        sender=sender,
-        recipients=recipients,
-        directory_version=directory.version,
-        now=datetime.now(UTC),
-        lifetime=timedelta(days=lifetime_days),
-    )
+    lifetime = timedelta(days=lifetime_days)
+    if trust.directory is not None:
+        if suite is not None:
+            raise click.UsageError("--suite goes with --public-keys; the directory sets suites")
+        envelope = seal_message(
+            message, sender=sender, directory=trust.directory, now=now, to=to, lifetime=lifetime
+        )
+    else:
+        if author(message) != sender.office_id:
+            raise InputError(
+                f"the message is from {author(message)}, but the keys are {sender.office_id}'s"
+            )
+        envelope = seal(
+            message.to_bytes(),
+            kind=kind_of(message),
+            sender=sender,
+            recipients=_recipients(addressees(message, to), trust, Suite(suite or Suite.V1)),
+            directory_version=trust.view.version,
+            now=now,
+            lifetime=lifetime,
+        )
     if out is None:
         sys.stdout.buffer.write(envelope)
         sys.stdout.flush()
     else:
         out.write_bytes(envelope)
-    message_id = verify_envelope(envelope, directory).header.message_id.hex()
-    err.print(f"sealed message {message_id} for {', '.join(r.office_id for r in recipients)}")
+    header = verify_envelope(envelope, trust.view).header
+    names = ", ".join(r.office_id for r in header.recipients)
+    err.print(f"sealed message {header.message_id.hex()} for {names}")
 
 
-def _recipients(
-    message: Message,
-    to: tuple[str, ...],
-    directory: StaticDirectory,
-    sender: OfficeKeys,
-    suite: Suite,
-) -> list[Recipient]:
-    if isinstance(message, CaseEnquiry):
-        if message.requesting_office != sender.office_id:
-            raise InputError(
-                f"the enquiry is from {message.requesting_office}, but the keys are "
-                f"{sender.office_id}'s"
-            )
-        addressed = message.recipient_offices
-        if to and sorted(set(to)) != sorted(set(addressed)):
-            raise InputError(
-                f"--to names {', '.join(to)} but the enquiry is addressed to {', '.join(addressed)}"
-            )
-        to = to or addressed
-    if not to:
-        raise click.UsageError("name at least one recipient with --to")
-    missing = [office for office in to if office not in directory.offices]
+def _recipients(offices: tuple[str, ...], trust: Trust, suite: Suite) -> list[Recipient]:
+    known = trust.view.offices if isinstance(trust.view, StaticDirectory) else {}
+    missing = [office for office in offices if office not in known]
     if missing:
         raise InputError(f"no public keys for {', '.join(missing)}: add --public-keys for them")
-    return [Recipient(office, suite, directory.offices[office]) for office in dict.fromkeys(to)]
+    return [Recipient(office, suite, known[office]) for office in offices]
 
 
 @click.command("open")
@@ -228,7 +276,7 @@ def _recipients(
     metavar="KEYDIR",
     help="The receiving office's key folder.",
 )
-@PUBLIC_KEYS
+@trust_options
 @click.option(
     "--at",
     type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"]),
@@ -241,6 +289,8 @@ def open_command(
     *,
     envelope_file: Path,
     key_dir: Path,
+    directory_file: Path | None,
+    root: Path | None,
     public_keys: tuple[Path, ...],
     at: datetime | None,
     passphrase_fd: int | None,
@@ -251,20 +301,30 @@ def open_command(
     """Verify, decrypt and print an envelope addressed to this office.
 
     \b
-      liaison open --keys keys/vn --public-keys partners/hk msg.lsn > enquiry.json
+      liaison open --keys keys/vn --directory directory.bin --root root.json msg.lsn
     \b
-    Checks the signature, the sender's key, the validity window and that this office is a
-    recipient before decrypting. The message is printed as canonical JSON on standard output,
-    the envelope's metadata on standard error. Exits 10 if the envelope is rejected.
+    Checks the signature, the sender's key at the time it signed, the validity window and that
+    this office is a recipient before decrypting; with a directory, also that the agreements
+    allow the message. The message is printed as canonical JSON on standard output, the
+    envelope's metadata on standard error. Exits 10 if the envelope is rejected (reason named).
     """
     data = _read(envelope_file, "envelope")
     keys = _load_keys(key_dir, PassphraseSource(passphrase_fd, passphrase_env, ask_passphrase))
     now = datetime.now(UTC) if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
-    opened = open_envelope(data, keys, _directory(public_keys, keys), now=now)
-    message = decode_payload(opened.header.kind, opened.payload)
+    trust = _trust(directory_file, root, public_keys, now, keys)
+    if trust.directory is not None:
+        letter = open_message(data, keys=keys, directory=trust.directory, now=now)
+        opened, message = letter.opened, letter.message
+    else:
+        opened = open_envelope(data, keys, trust.view, now=now)
+        message = decode_payload(opened.header.kind, opened.payload)
     report = header_report(opened.header, opened.digest)
     if as_json:
-        emit({"envelope": report, "message": _json_value(message)}, as_json=True, human=_nothing)
+        emit(
+            {"envelope": report, "message": json.loads(message.to_json())},
+            as_json=True,
+            human=_nothing,
+        )
         return
     err.print(_header_table(report))
     err.print("(no replay memory here: the office daemon rejects a message seen before)")
@@ -275,20 +335,29 @@ def open_command(
 @click.argument(
     "envelope_file", type=click.Path(dir_okay=False, path_type=Path), metavar="ENVELOPE"
 )
-@PUBLIC_KEYS
+@trust_options
 @json_option
-def verify_command(envelope_file: Path, public_keys: tuple[Path, ...], as_json: bool) -> None:
+def verify_command(
+    *,
+    envelope_file: Path,
+    directory_file: Path | None,
+    root: Path | None,
+    public_keys: tuple[Path, ...],
+    as_json: bool,
+) -> None:
     """Check an envelope's signature and header with public keys only.
 
     \b
-      liaison verify --public-keys partners/hk msg.lsn
+      liaison verify --directory directory.bin --root root.json msg.lsn
     \b
     Needs no private key and decrypts nothing: what the hub or an auditor can check. The key is
     judged at the envelope's creation time, so an old envelope still verifies after its key was
-    rotated. Exits 0 when it verifies, 10 when it does not (with the reason).
+    rotated, while one signed after a revocation does not. Exits 0 when it verifies, 10 when it
+    does not (with the reason).
     """
     data = _read(envelope_file, "envelope")
-    verified = verify_envelope(data, _directory(public_keys))
+    trust = _trust(directory_file, root, public_keys, datetime.now(UTC))
+    verified = verify_envelope(data, trust.view)
     report = header_report(verified.header, verified.digest)
 
     def human(console: Console) -> None:
@@ -296,12 +365,6 @@ def verify_command(envelope_file: Path, public_keys: tuple[Path, ...], as_json: 
         console.print(_header_table(report))
 
     emit(report, as_json=as_json, human=human)
-
-
-def _json_value(message: Message) -> Any:
-    import json  # noqa: PLC0415 - only for --json
-
-    return json.loads(message.to_json())
 
 
 def _nothing(console: Console) -> None:

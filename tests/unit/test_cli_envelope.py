@@ -11,6 +11,7 @@ import pytest
 from broker.keys.files import save_office_keys
 from broker.keys.model import OfficeKeys
 from broker.keys.passphrase import Kdf
+from tests.demo import DIRECTORY_FILE, ROOT_FILE, make
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
 ALERT = EXAMPLES / "missing-child-alert.json"
@@ -181,7 +182,7 @@ def test_sealing_mistakes_are_input_errors(
         out,
     )
     assert wrong_sender.code == 5
-    assert "the enquiry is from CN-YN-BLO-HK" in wrong_sender.err
+    assert "the message is from CN-YN-BLO-HK" in wrong_sender.err
     no_keys = liaison(
         "seal",
         "--from",
@@ -219,3 +220,52 @@ def test_sealing_mistakes_are_input_errors(
     )
     assert invalid.code == 5
     assert not Path(out).exists()
+
+
+# ---------------------------------------------------------------- with the signed directory
+
+
+@pytest.fixture(scope="module")
+def demo_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make.private_copy(tmp_path_factory.mktemp("demo")) / "offices"
+
+
+def _trust() -> list[str]:
+    return ["--directory", str(DIRECTORY_FILE), "--root", str(ROOT_FILE)]
+
+
+def test_round_trip_under_the_directory(tmp_path: Path, demo_keys: Path, liaison) -> None:
+    out = tmp_path / "alert.lsn"
+    sealed = liaison(
+        "seal", "--from", str(demo_keys / "CN-YN-BLO-HK"), *_trust(), str(ALERT), "-o", str(out)
+    )
+    assert sealed.code == 0, sealed.err
+    opened = liaison(
+        "open", "--json", "--keys", str(demo_keys / "LA-MOPS-ATD"), *_trust(), str(out)
+    )
+    assert opened.code == 0, opened.err
+    assert json.loads(opened.out)["message"] == json.loads(ALERT.read_text(encoding="utf-8"))
+    assert liaison("verify", *_trust(), str(out)).code == 0
+
+
+def test_the_agreements_refuse_before_sealing(tmp_path: Path, demo_keys: Path, liaison) -> None:
+    enquiry = json.loads(ALERT.read_text(encoding="utf-8"))
+    enquiry["recipient_offices"] = ["ES-PN-UCRIF"]
+    path = tmp_path / "to-spain.json"
+    path.write_text(json.dumps(enquiry, ensure_ascii=False), encoding="utf-8")
+    out = tmp_path / "never.lsn"
+    result = liaison(
+        "seal", "--from", str(demo_keys / "CN-YN-BLO-HK"), *_trust(), str(path), "-o", str(out)
+    )
+    assert result.code == 6
+    assert "refused by policy rule recipient-not-party" in result.err
+    assert not out.exists()
+
+
+def test_directory_and_public_keys_are_alternatives(keydirs: dict[str, Path], liaison) -> None:
+    both = liaison("verify", *_trust(), *_pk(keydirs, "CN-YN-BLO-HK"), str(ALERT))
+    assert both.code == 2
+    neither = liaison("verify", str(ALERT))
+    assert neither.code == 2
+    no_root = liaison("verify", "--directory", str(DIRECTORY_FILE), str(ALERT))
+    assert no_root.code == 2

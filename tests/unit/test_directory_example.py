@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import stat
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -24,21 +21,8 @@ from broker.directory import (
 )
 from broker.errors import KeyFileError
 from broker.keys.files import load_office_keys
+from tests.demo import EXAMPLE, make
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "keys" / "example"
-
-
-def _load_make() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("example_make", EXAMPLE / "make.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
-make = _load_make()
 ROOT = decode_root((EXAMPLE / "root.json").read_bytes())
 SIGNED = (EXAMPLE / "directory.bin").read_bytes()
 
