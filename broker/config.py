@@ -44,7 +44,7 @@ Check = Callable[[Any], str | None]  # returns a problem, or None when the value
 
 
 def _office_id(value: str) -> str | None:
-    if OFFICE_ID.match(value):
+    if OFFICE_ID.fullmatch(value):
         return None
     return f"{value!r} is not an office id (like CN-YN-BLO-HK: country, then 1-4 parts)"
 
@@ -54,7 +54,7 @@ def _positive(value: float) -> str | None:
 
 
 def _env_name(value: str | None) -> str | None:
-    if value is None or ENV_NAME.match(value):
+    if value is None or ENV_NAME.fullmatch(value):
         return None
     return f"{value!r} is not an environment variable name"
 

@@ -10,6 +10,7 @@ import click
 from rich.markup import escape
 
 from broker import __version__
+from broker.cli.broker_cmd import broker
 from broker.cli.config_cmd import config
 from broker.cli.directory_cmd import directory
 from broker.cli.envelope_cmd import open_command, seal_command, verify_command
@@ -92,11 +93,6 @@ for _name, _summary, _detail in [
         "Formats: UMF-style XML, bilingual spreadsheets, JSON over HTTP.",
     ),
     (
-        "broker",
-        "Generate and apply the RabbitMQ topology and least-privilege users.",
-        "Each office may publish only as itself and only to partners its agreements allow.",
-    ),
-    (
         "demo",
         "Run a realistic exchange between five offices end to end.",
         "Uses a local RabbitMQ and leaves nothing behind on it.",
@@ -108,6 +104,7 @@ for _name, _summary, _detail in [
 cli.add_command(config)
 cli.add_command(keys)
 cli.add_command(directory)
+cli.add_command(broker)
 cli.add_command(seal_command)
 cli.add_command(open_command)
 cli.add_command(verify_command)

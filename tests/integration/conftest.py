@@ -58,3 +58,7 @@ def amqp_url() -> Iterator[str]:
         yield LOCAL_URL
     else:
         yield from _container_url()
+
+
+# The Liaison topology on the real broker (a fresh vhost and users per run): see broker_fixtures.
+from tests.integration.broker_fixtures import liaison_site  # noqa: E402, F401
