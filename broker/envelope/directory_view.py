@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
+from broker.envelope.key_ids import signing_key_id
 from broker.errors import InputError, PeerError, RejectReason
 from broker.keys.model import OfficePublicKeys
 
@@ -37,6 +38,9 @@ class KeyWindow:
     not_before: datetime | None = None
     not_after: datetime | None = None
     revoked_at: datetime | None = None
+
+
+_NO_LIMITS = KeyWindow()  # the window of a key the directory sets no dates for
 
 
 @dataclass(frozen=True)
@@ -66,11 +70,11 @@ class StaticDirectory:
         office = self.offices.get(office_id)
         if office is None:
             raise PeerError(RejectReason.UNKNOWN_SENDER, f"office {office_id!r} is not listed")
-        if office.signing_key_id != key_id:
+        if signing_key_id(office) != key_id:
             raise PeerError(
                 RejectReason.UNKNOWN_SENDER, f"key {key_id.hex()} is not listed for {office_id!r}"
             )
-        window = self.windows.get(key_id, KeyWindow())
+        window = self.windows.get(key_id, _NO_LIMITS)
         # Revocation first: it is the most serious verdict and overrides the others.
         if window.revoked_at is not None and at >= window.revoked_at:
             raise PeerError(RejectReason.SENDER_KEY_REVOKED, f"key {key_id.hex()} is revoked")

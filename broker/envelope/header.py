@@ -33,7 +33,7 @@ from broker.pb import envelope_pb2 as pb
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 MAX_TIME_MS = (datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) - EPOCH) // _MS
-_SUITES = frozenset(s.value for s in Suite)
+_SUITE_BY_NAME = {s.value: s for s in Suite}
 
 
 class MessageKind(enum.IntEnum):
@@ -46,7 +46,7 @@ class MessageKind(enum.IntEnum):
     ALERT = 5
 
 
-_KINDS = frozenset(k.value for k in MessageKind)
+_KIND_BY_NUMBER = {k.value: k for k in MessageKind}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,21 +125,23 @@ def decode(data: bytes, limits: Limits) -> Decoded:
     outer = pb.Envelope()
     _parse_canonical(outer, data, "envelope")
     _require_canonical(outer, data, "envelope")
-    if not (outer.header and outer.ciphertext and outer.signature):
+    # Each read of a bytes field copies it out of the parsed message: read each one once.
+    header_bytes, ciphertext, signature = outer.header, outer.ciphertext, outer.signature
+    if not (header_bytes and ciphertext and signature):
         raise _malformed("envelope lacks its header, ciphertext or signature")
     inner = pb.EnvelopeHeader()
-    _parse_canonical(inner, outer.header, "header")
+    _parse_canonical(inner, header_bytes, "header")
     if inner.version != FORMAT_VERSION:
         raise PeerError(RejectReason.UNSUPPORTED_VERSION, f"format version {inner.version}")
-    if inner.suite not in _SUITES:
+    if inner.suite not in _SUITE_BY_NAME:
         raise PeerError(RejectReason.UNSUPPORTED_SUITE, f"suite {inner.suite[:64]!r}")
-    _require_canonical(inner, outer.header, "header")
-    header = _checked_header(inner, outer.header, limits)
-    if len(outer.signature) != SIGNATURE_LEN:
+    _require_canonical(inner, header_bytes, "header")
+    header = _checked_header(inner, header_bytes, limits)
+    if len(signature) != SIGNATURE_LEN:
         raise _malformed("signature is not 64 bytes")
-    if len(outer.ciphertext) < TAG_LEN:
+    if len(ciphertext) < TAG_LEN:
         raise _malformed("ciphertext is shorter than its tag")
-    return Decoded(header, outer.ciphertext, outer.signature)
+    return Decoded(header, ciphertext, signature)
 
 
 def _check_office_id(office_id: str, what: str) -> None:
@@ -148,57 +150,72 @@ def _check_office_id(office_id: str, what: str) -> None:
 
 
 def _checked_header(inner: pb.EnvelopeHeader, raw: bytes, limits: Limits) -> Header:
-    suite = Suite(inner.suite)
-    if len(inner.message_id) != MESSAGE_ID_LEN:
+    # Every field is read once into a local (reads of a parsed message are not free); the
+    # checks run in the order of docs/envelope.md, step 7 on.
+    suite = _SUITE_BY_NAME[inner.suite]
+    message_id = inner.message_id
+    if len(message_id) != MESSAGE_ID_LEN:
         raise _malformed("message id is not 16 bytes")
-    if inner.kind not in _KINDS:
+    kind = _KIND_BY_NUMBER.get(inner.kind)
+    if kind is None:
         raise _malformed(f"message kind {inner.kind} is not known")
-    if not 0 <= inner.created_at_ms < inner.expires_at_ms <= MAX_TIME_MS:
+    created_ms, expires_ms = inner.created_at_ms, inner.expires_at_ms
+    if not 0 <= created_ms < expires_ms <= MAX_TIME_MS:
         raise _malformed("times are out of range or expiry is not after creation")
-    if (inner.expires_at_ms - inner.created_at_ms) * _MS > limits.max_lifetime:
+    if (expires_ms - created_ms) * _MS > limits.max_lifetime:
         raise _malformed("lifetime exceeds the maximum")
-    _check_office_id(inner.sender, "sender")
-    if len(inner.sender_key_id) != KEY_ID_LEN:
+    sender = inner.sender
+    _check_office_id(sender, "sender")
+    sender_key_id = inner.sender_key_id
+    if len(sender_key_id) != KEY_ID_LEN:
         raise _malformed("sender key id is not 16 bytes")
-    if not inner.recipients:
+    entries = inner.recipients
+    if not entries:
         raise _malformed("no recipients")
-    if len(inner.recipients) > limits.max_recipients:
+    if len(entries) > limits.max_recipients:
         raise PeerError(
-            RejectReason.OVERSIZE, f"{len(inner.recipients)} recipients > {limits.max_recipients}"
+            RejectReason.OVERSIZE, f"{len(entries)} recipients > {limits.max_recipients}"
         )
-    recipients = tuple(_checked_recipient(r, suite) for r in inner.recipients)
+    enc_len = ENC_LEN[suite]
+    recipients = tuple(_checked_recipient(entry, enc_len) for entry in entries)
     if len({r.office_id for r in recipients}) != len(recipients):
         raise _malformed("an office is listed twice among the recipients")
-    if len(inner.nonce) != NONCE_LEN:
+    nonce = inner.nonce
+    if len(nonce) != NONCE_LEN:
         raise _malformed("nonce is not 24 bytes")
-    if len(inner.commitment) != COMMITMENT_LEN:
+    commitment = inner.commitment
+    if len(commitment) != COMMITMENT_LEN:
         raise _malformed("commitment is not 32 bytes")
     return Header(
         version=inner.version,
         suite=suite,
-        message_id=inner.message_id,
-        kind=MessageKind(inner.kind),
-        created_at=from_ms(inner.created_at_ms),
-        expires_at=from_ms(inner.expires_at_ms),
-        sender=inner.sender,
-        sender_key_id=inner.sender_key_id,
+        message_id=message_id,
+        kind=kind,
+        created_at=from_ms(created_ms),
+        expires_at=from_ms(expires_ms),
+        sender=sender,
+        sender_key_id=sender_key_id,
         directory_version=inner.directory_version,
         recipients=recipients,
-        nonce=inner.nonce,
-        commitment=inner.commitment,
+        nonce=nonce,
+        commitment=commitment,
         raw=raw,
     )
 
 
-def _checked_recipient(entry: pb.EnvelopeRecipient, suite: Suite) -> RecipientEntry:
-    _check_office_id(entry.office_id, "recipient")
-    if len(entry.key_id) != KEY_ID_LEN:
+def _checked_recipient(entry: pb.EnvelopeRecipient, enc_len: int) -> RecipientEntry:
+    office_id = entry.office_id
+    _check_office_id(office_id, "recipient")
+    key_id = entry.key_id
+    if len(key_id) != KEY_ID_LEN:
         raise _malformed("recipient key id is not 16 bytes")
-    if len(entry.enc) != ENC_LEN[suite]:
-        raise _malformed(f"encapsulated key is not {ENC_LEN[suite]} bytes")
-    if len(entry.wrapped_cek) != WRAPPED_CEK_LEN:
+    enc = entry.enc
+    if len(enc) != enc_len:
+        raise _malformed(f"encapsulated key is not {enc_len} bytes")
+    wrapped_cek = entry.wrapped_cek
+    if len(wrapped_cek) != WRAPPED_CEK_LEN:
         raise _malformed("wrapped content key is not 48 bytes")
-    return RecipientEntry(entry.office_id, entry.key_id, entry.enc, entry.wrapped_cek)
+    return RecipientEntry(office_id, key_id, enc, wrapped_cek)
 
 
 def encode_envelope(header: bytes, ciphertext: bytes, signature: bytes) -> bytes:

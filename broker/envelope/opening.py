@@ -15,17 +15,16 @@ from collections.abc import Container
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
+from broker.envelope import signing
 from broker.envelope.directory_view import DirectoryView
 from broker.envelope.header import Decoded, Header, decode
+from broker.envelope.key_ids import cached_key_id
 from broker.envelope.limits import Limits
 from broker.envelope.pae import signed_input, wrap_info
 from broker.envelope.payload import check_commitment, decrypt_payload
 from broker.envelope.suite import own_key_id, unwrap_cek
 from broker.errors import InputError, PeerError, RejectReason
-from broker.keys.model import KeyAlg, OfficeKeys, key_id
+from broker.keys.model import KeyAlg, OfficeKeys
 
 _DEFAULT_LIMITS = Limits()
 
@@ -56,14 +55,10 @@ def peek_header(data: bytes, *, limits: Limits = _DEFAULT_LIMITS) -> Header:
 def _verify_signature(decoded: Decoded, directory: DirectoryView) -> None:
     header = decoded.header
     public = directory.signing_key(header.sender, header.sender_key_id, header.created_at)
-    if key_id(KeyAlg.ED25519, public) != header.sender_key_id:
+    if cached_key_id(KeyAlg.ED25519, public) != header.sender_key_id:
         raise PeerError(RejectReason.UNKNOWN_SENDER, "the directory's key has another key id")
-    try:
-        Ed25519PublicKey.from_public_bytes(public).verify(
-            decoded.signature, signed_input(header.raw, decoded.ciphertext)
-        )
-    except (InvalidSignature, ValueError) as exc:
-        raise PeerError(RejectReason.BAD_SIGNATURE, f"not signed by {header.sender!r}") from exc
+    if not signing.verify(public, decoded.signature, signed_input(header.raw, decoded.ciphertext)):
+        raise PeerError(RejectReason.BAD_SIGNATURE, f"not signed by {header.sender!r}")
 
 
 def verify_envelope(

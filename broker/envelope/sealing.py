@@ -13,7 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from broker.envelope import signing
 from broker.envelope.header import MAX_TIME_MS, MessageKind, encode_envelope, to_ms
+from broker.envelope.key_ids import signing_key_id
 from broker.envelope.labels import (
     CEK_LEN,
     FORMAT_VERSION,
@@ -30,6 +32,8 @@ from broker.keys.model import OfficeKeys, OfficePublicKeys
 from broker.pb import envelope_pb2 as pb
 
 _DEFAULT_LIMITS = Limits()
+_NO_TIME = timedelta(0)
+_MS = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,10 +87,10 @@ def _times(now: datetime, lifetime: timedelta, limits: Limits) -> tuple[int, int
     """(created_at_ms, expires_at_ms), checked."""
     if now.tzinfo is None or now.utcoffset() is None:
         raise InputError("now must be an aware datetime")
-    if not timedelta(0) < lifetime <= limits.max_lifetime:
+    if not _NO_TIME < lifetime <= limits.max_lifetime:
         raise InputError(f"lifetime must be above zero and at most {limits.max_lifetime}")
     created_ms = to_ms(now)
-    expires_ms = created_ms + lifetime // timedelta(milliseconds=1)
+    expires_ms = created_ms + lifetime // _MS
     if not 0 <= created_ms < expires_ms <= MAX_TIME_MS:
         raise InputError("now and lifetime must give times from 1970 to 9999, at least 1 ms apart")
     return created_ms, expires_ms
@@ -126,7 +130,7 @@ def seal(
         created_at_ms=created_ms,
         expires_at_ms=expires_ms,
         sender=sender.office_id,
-        sender_key_id=sender.public().signing_key_id,
+        sender_key_id=signing_key_id(sender.public()),
         directory_version=directory_version,
         nonce=nonce,
         commitment=commitment(cek, message_id),
@@ -139,7 +143,7 @@ def seal(
         )
     header_bytes = header.SerializeToString(deterministic=True)  # encoded once, never again
     ciphertext = encrypt_payload(cek, nonce, payload, header_bytes)
-    signature = sender.signing.sign(signed_input(header_bytes, ciphertext))
+    signature = signing.sign(sender, signed_input(header_bytes, ciphertext))
     envelope = encode_envelope(header_bytes, ciphertext, signature)
     if len(envelope) > limits.max_envelope_bytes:
         raise InputError(f"the envelope of {len(envelope)} bytes exceeds the limit")

@@ -1,7 +1,7 @@
 """The two suites and the per-recipient key wrap: the CEK sealed with HPKE (RFC 9180).
 
 ``liaison-v1``     DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305; our reproducible
-                   Seal (``hpke.py``), cryptography's Open.
+                   Seal and our Open (``hpke.py``), checked against cryptography's both ways.
 ``liaison-v1-pq``  ML-KEM-768 + X25519 hybrid KEM, HKDF-SHA256, ChaCha20-Poly1305; cryptography's
                    Seal and Open (its ephemeral randomness is internal, so not reproducible).
 
@@ -16,9 +16,8 @@ from collections.abc import Callable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hpke as pyca_hpke
-from cryptography.hazmat.primitives.asymmetric import x25519
 
-from broker.envelope import hpke
+from broker.envelope import hpke, key_ids
 from broker.envelope.labels import HPKE_IKM_LEN
 from broker.errors import InputError, PeerError, RejectReason
 from broker.keys.model import OfficeKeys, OfficePublicKeys
@@ -33,14 +32,10 @@ class Suite(enum.StrEnum):
     V1_PQ = "liaison-v1-pq"
 
 
-_PYCA_SUITES = {
-    Suite.V1: pyca_hpke.Suite(
-        pyca_hpke.KEM.X25519, pyca_hpke.KDF.HKDF_SHA256, pyca_hpke.AEAD.CHACHA20_POLY1305
-    ),
-    Suite.V1_PQ: pyca_hpke.Suite(
-        pyca_hpke.KEM.MLKEM768_X25519, pyca_hpke.KDF.HKDF_SHA256, pyca_hpke.AEAD.CHACHA20_POLY1305
-    ),
-}
+# liaison-v1-pq is cryptography's HPKE throughout; liaison-v1 is hpke.py.
+_PYCA_PQ = pyca_hpke.Suite(
+    pyca_hpke.KEM.MLKEM768_X25519, pyca_hpke.KDF.HKDF_SHA256, pyca_hpke.AEAD.CHACHA20_POLY1305
+)
 
 ENC_LEN = {
     Suite.V1: pyca_hpke.KEM.X25519.enc_length(),  # 32
@@ -58,7 +53,9 @@ def random_bytes(rng: Rng, n: int) -> bytes:
 
 def encryption_key_id(suite: Suite, public: OfficePublicKeys) -> bytes | None:
     """Id of the key a CEK is wrapped to under ``suite``; None if the office has no such key."""
-    return public.encryption_key_id if suite is Suite.V1 else public.hybrid_key_id
+    if suite is Suite.V1:
+        return key_ids.encryption_key_id(public)
+    return key_ids.hybrid_key_id(public)
 
 
 def own_key_id(suite: Suite, keys: OfficeKeys) -> bytes | None:
@@ -79,9 +76,9 @@ def wrap_cek(
         else:
             if recipient.hybrid is None:
                 raise InputError(f"office {recipient.office_id} has no ML-KEM-768 + X25519 key")
-            sealed = _PYCA_SUITES[suite].encrypt(cek, recipient.hybrid.to_hpke(), info=info)
+            sealed = _PYCA_PQ.encrypt(cek, recipient.hybrid.to_hpke(), info=info)
     except ValueError as exc:
-        # cryptography refuses a malformed key or an X25519 low-order point.
+        # A malformed key or an X25519 low-order point (hpke.py and cryptography alike).
         raise InputError(f"the encryption key of office {recipient.office_id} is invalid") from exc
     split = ENC_LEN[suite]
     return sealed[:split], sealed[split:]
@@ -89,10 +86,11 @@ def wrap_cek(
 
 def unwrap_cek(suite: Suite, keys: OfficeKeys, enc: bytes, wrapped: bytes, info: bytes) -> bytes:
     """HPKE-open a wrapped CEK with our private key; PeerError(decryption-failed) if it fails."""
-    private: x25519.X25519PrivateKey | pyca_hpke.MLKEM768X25519PrivateKey
-    private = keys.encryption if suite is Suite.V1 else keys.hybrid_private()
     try:
-        return _PYCA_SUITES[suite].decrypt(enc + wrapped, private, info=info)
+        if suite is Suite.V1:
+            public = keys.public().encryption
+            return hpke.open_base(keys.encryption, public, enc, info, wrapped)
+        return _PYCA_PQ.decrypt(enc + wrapped, keys.hybrid_private(), info=info)
     except (InvalidTag, ValueError) as exc:
         raise PeerError(
             RejectReason.DECRYPTION_FAILED, "the wrapped content key does not open"

@@ -94,6 +94,11 @@ class OfficeKeys:
     # The hybrid key is kept as its two seeds' key objects so that it can be saved and reloaded.
     hybrid_mlkem: mlkem.MLKEM768PrivateKey | None = field(default=None, repr=False)
     hybrid_x25519: x25519.X25519PrivateKey | None = field(default=None, repr=False)
+    # Values derived from the keys above, computed on first use and kept: deriving them costs
+    # more than the hot path they serve (sealing, opening). Not constructor arguments, not
+    # compared, not shown; ``dataclasses.replace`` gives the new value empty caches.
+    _public: OfficePublicKeys | None = field(default=None, init=False, repr=False, compare=False)
+    _signing_pair: bytes | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def generate(cls, office_id: str, *, pq: bool = False) -> OfficeKeys:
@@ -140,6 +145,23 @@ class OfficeKeys:
         return hpke.MLKEM768X25519PrivateKey(self.hybrid_mlkem, self.hybrid_x25519)
 
     def public(self) -> OfficePublicKeys:
+        """The public halves (computed once per value, then cached)."""
+        public = self._public
+        if public is None:
+            public = self._derive_public()
+            object.__setattr__(self, "_public", public)
+        return public
+
+    def signing_pair(self) -> bytes:
+        """The Ed25519 seed followed by its public key: the 64-byte secret key libsodium signs
+        with (``crypto_sign``). Key material: computed once per value, never shown or logged."""
+        pair = self._signing_pair
+        if pair is None:
+            pair = self.signing.private_bytes_raw() + self.public().signing
+            object.__setattr__(self, "_signing_pair", pair)
+        return pair
+
+    def _derive_public(self) -> OfficePublicKeys:
         hybrid = None
         if self.hybrid_mlkem is not None and self.hybrid_x25519 is not None:
             hybrid = HybridPublicKey(
