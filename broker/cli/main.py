@@ -10,6 +10,7 @@ import click
 from rich.markup import escape
 
 from broker import __version__
+from broker.cli.audit_cmd import audit
 from broker.cli.broker_cmd import broker
 from broker.cli.config_cmd import config
 from broker.cli.directory_cmd import directory
@@ -83,11 +84,6 @@ for _name, _summary, _detail in [
         "'liaison status --overdue' lists what needs chasing.",
     ),
     (
-        "audit",
-        "Verify, replay and reconcile the tamper-evident exchange log.",
-        "Verification needs public keys only; decryption for an audit is itself logged.",
-    ),
-    (
         "adapters",
         "List partner-format adapters; encode and decode partner files.",
         "Formats: UMF-style XML, bilingual spreadsheets, JSON over HTTP.",
@@ -105,6 +101,7 @@ cli.add_command(config)
 cli.add_command(keys)
 cli.add_command(directory)
 cli.add_command(broker)
+cli.add_command(audit)
 cli.add_command(seal_command)
 cli.add_command(open_command)
 cli.add_command(verify_command)

@@ -15,12 +15,15 @@ import argparse
 import hashlib
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from broker.envelope import MessageKind
+from broker.exchange_log.entry import EventType, LogEntry
+from broker.exchange_log.replay import entry_to_json
 from broker.ledger import (
     Cosigner,
     Ed25519Signer,
@@ -136,6 +139,98 @@ def keys_document() -> dict[str, Any]:
     }
 
 
+def _label_bytes(label: str, size: int) -> bytes:
+    """Fixed demo ids and digests: the first ``size`` bytes of SHA-256 of a label."""
+    return hashlib.sha256(f"liaison-v1 demo {label}".encode()).digest()[:size]
+
+
+def demo_entries() -> list[LogEntry]:
+    """One entry of each event type, with demo ids: the entry encoding's vectors."""
+    at = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
+    enquiry = _label_bytes("enquiry id", 16)
+    receipt = _label_bytes("receipt id", 16)
+    response = _label_bytes("response id", 16)
+    message = {
+        "kind": MessageKind.ENQUIRY,
+        "message_id": enquiry,
+        "sender": LOG_OFFICE,
+        "recipients": ("VN-BCA-C02", WITNESS_OFFICE),
+        "envelope_digest": _label_bytes("enquiry envelope", 32),
+        "case_ref": "HK-2026-0042",
+    }
+    reply = {
+        "kind": MessageKind.RESPONSE,
+        "message_id": response,
+        "sender": "VN-BCA-C02",
+        "recipients": (LOG_OFFICE,),
+        "envelope_digest": _label_bytes("response envelope", 32),
+        "related_message_id": enquiry,
+    }
+    ack = {
+        "kind": MessageKind.RECEIPT,
+        "message_id": receipt,
+        "sender": "VN-BCA-C02",
+        "recipients": (LOG_OFFICE,),
+        "envelope_digest": _label_bytes("receipt envelope", 32),
+        "related_message_id": enquiry,
+    }
+    checkpoint = {"log_origin": ORIGIN, "tree_size": 300, "root_hash": _label_bytes("root", 32)}
+    E = EventType  # noqa: N806 - a short alias keeps the table readable
+    rows: list[tuple[EventType, dict[str, Any]]] = [
+        (E.SUBMITTED, message | {"due_at": datetime(2026, 3, 9, 0, 0, tzinfo=UTC)}),
+        (E.PUBLISHED, message),
+        (E.CONFIRMED, message),
+        (E.RETURNED, message | {"reason": "unroutable"}),
+        (E.RECEIVED, reply),
+        (E.REJECTED, reply | {"reason": "bad-signature"}),
+        (E.HANDED_OVER, reply),
+        (E.RECEIPT_SENT, ack | {"sender": LOG_OFFICE, "recipients": ("VN-BCA-C02",)}),
+        (E.RECEIPT_RECEIVED, ack),
+        (E.RESPONSE_SENT, reply | {"sender": LOG_OFFICE, "recipients": ("VN-BCA-C02",)}),
+        (E.RESPONSE_RECEIVED, reply),
+        (E.OVERDUE, message),
+        (E.DIRECTORY_LOADED, {"directory_version": 7, "directory_digest": _label_bytes("dir", 32)}),
+        (E.KEY_GENERATED, {"key_id": _label_bytes("key", 16)}),
+        (E.KEY_ROTATED, {"key_id": _label_bytes("new key", 16)}),
+        (E.KEY_REVOKED, {"key_id": _label_bytes("key", 16), "reason": "key-compromise"}),
+        (E.DAEMON_STARTED, {}),
+        (E.DAEMON_STOPPED, {}),
+        (E.CHECKPOINT_PUBLISHED, checkpoint),
+        (E.CHECKPOINT_COSIGNED, checkpoint | {"log_origin": "liaison.example/log/VN-BCA-C02"}),
+        (E.FORK_ALARM, checkpoint | {"other_root_hash": _label_bytes("other root", 32)}),
+        (
+            E.AUDIT_DECRYPTION,
+            reply | {"actor": LOG_OFFICE, "purpose": "DEMO oversight review 2026-07"},
+        ),
+        (E.ENVELOPES_PURGED, {"purged_before": 1000}),
+    ]
+    return [
+        LogEntry(event, at + timedelta(seconds=i), **fields)
+        for i, (event, fields) in enumerate(rows)
+    ]
+
+
+def entries_document() -> dict[str, Any]:
+    vectors = []
+    for entry in demo_entries():
+        fields = entry_to_json(0, entry)
+        del fields["index"]
+        encoded = entry.encode()
+        vectors.append(
+            {
+                "fields": fields,
+                "bytes_hex": encoded.hex(),
+                "leaf_hash_hex": leaf_hash(encoded).hex(),
+            }
+        )
+    return {
+        "about": "Liaison exchange-log entries (proto/liaison/v1/log.proto), canonical encoding",
+        "warning": "DEMO ONLY: ids, digests and offices are made up; no real case.",
+        "rule": "bytes: deterministic protobuf of LogEntry v1; leaf = SHA-256(0x00 || bytes)",
+        "entries": vectors,
+    }
+
+
 def _json(document: dict[str, Any]) -> bytes:
     return (json.dumps(document, indent=1, ensure_ascii=False) + "\n").encode()
 
@@ -163,6 +258,7 @@ def build() -> dict[str, bytes]:
         f"consistency-{OLD_CHECKPOINT_SIZE}-to-{BIG}.proof": format_consistency_proof(
             consistency, cosigned
         ),
+        "entries.json": _json(entries_document()),
     }
 
 
