@@ -10,6 +10,7 @@ import click
 from rich.markup import escape
 
 from broker import __version__
+from broker.cli.adapters_cmd import adapters
 from broker.cli.audit_cmd import audit
 from broker.cli.broker_cmd import broker
 from broker.cli.config_cmd import config
@@ -84,11 +85,6 @@ for _name, _summary, _detail in [
         "'liaison status --overdue' lists what needs chasing.",
     ),
     (
-        "adapters",
-        "List partner-format adapters; encode and decode partner files.",
-        "Formats: UMF-style XML, bilingual spreadsheets, JSON over HTTP.",
-    ),
-    (
         "demo",
         "Run a realistic exchange between five offices end to end.",
         "Uses a local RabbitMQ and leaves nothing behind on it.",
@@ -102,6 +98,7 @@ cli.add_command(keys)
 cli.add_command(directory)
 cli.add_command(broker)
 cli.add_command(audit)
+cli.add_command(adapters)
 cli.add_command(seal_command)
 cli.add_command(open_command)
 cli.add_command(verify_command)
