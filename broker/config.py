@@ -38,6 +38,7 @@ from broker.errors import ConfigError, ConfigProblem
 
 OFFICE_ID = re.compile(r"^[A-Z]{2}(-[A-Z0-9]{2,10}){1,4}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+USER_PREFIX = re.compile(r"^([a-z0-9][a-z0-9_.-]{0,31})?$")
 MAX_CONFIG_BYTES = 1 << 20
 
 Check = Callable[[Any], str | None]  # returns a problem, or None when the value is fine
@@ -72,6 +73,13 @@ def _amqp_urls(value: tuple[str, ...]) -> str | None:
         if not parts.hostname:
             return f"{url!r}: no host"
     return None
+
+
+def _user_prefix(value: str) -> str | None:
+    # The same rule as broker.topology.names.check_user_prefix (which imports this module).
+    if USER_PREFIX.fullmatch(value):
+        return None
+    return f"{value!r} is not a user-name prefix (lower-case letters, digits, . _ -; at most 32)"
 
 
 def _one_of(*allowed: str) -> Check:
@@ -123,6 +131,9 @@ class AmqpSection:
     prefetch: int = _setting(64, check=_positive)
     # Seconds a publish may block on a broker resource alarm before the connection is dropped.
     blocked_connection_timeout: float = _setting(60.0, check=_positive)
+    # Prefix of the broker user names ("" in production): office X logs in, and stamps its
+    # AMQP user_id, as broker.topology.amqp_user(X, user_prefix=...). Test sites set one.
+    user_prefix: str = _setting("", check=_user_prefix)
 
 
 @dataclass(frozen=True, slots=True)

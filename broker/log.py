@@ -110,4 +110,6 @@ def configure_logging(
 
 def get_logger(component: str) -> Any:
     """A bound logger for one component (``daemon``, ``publisher``, ...)."""
-    return structlog.get_logger().bind(component=component)
+    # Bound lazily: a logger made at import time must still use the configuration set later
+    # (configure_logging), or it would print unredacted.
+    return structlog.get_logger(component=component)

@@ -17,6 +17,7 @@ from broker.cli.config_cmd import config
 from broker.cli.directory_cmd import directory
 from broker.cli.envelope_cmd import open_command, seal_command, verify_command
 from broker.cli.keys_cmd import keys
+from broker.cli.office_cmd import COMMANDS as OFFICE_COMMANDS
 from broker.cli.output import err
 from broker.errors import (
     EXIT_INTERNAL,
@@ -70,21 +71,6 @@ def _pending(name: str, summary: str, detail: str) -> click.Command:
 
 for _name, _summary, _detail in [
     (
-        "submit",
-        "Submit an enquiry: validate, check policy, seal, queue durably.",
-        "Returns the message id to follow with 'liaison status'.",
-    ),
-    (
-        "daemon",
-        "Run one office: publish the outbox, consume the inbox, send receipts.",
-        "Stops cleanly on SIGTERM/SIGINT; exposes health for supervisors.",
-    ),
-    (
-        "status",
-        "Follow enquiries: queued, published, delivered, answered, overdue.",
-        "'liaison status --overdue' lists what needs chasing.",
-    ),
-    (
         "demo",
         "Run a realistic exchange between five offices end to end.",
         "Uses a local RabbitMQ and leaves nothing behind on it.",
@@ -99,6 +85,8 @@ cli.add_command(directory)
 cli.add_command(broker)
 cli.add_command(audit)
 cli.add_command(adapters)
+for _command in OFFICE_COMMANDS.values():
+    cli.add_command(_command)
 cli.add_command(seal_command)
 cli.add_command(open_command)
 cli.add_command(verify_command)

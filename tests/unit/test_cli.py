@@ -24,7 +24,7 @@ from broker.errors import (
 )
 
 GROUPS = ["keys", "seal", "open", "directory", "submit", "daemon", "status", "audit", "adapters",
-          "broker", "demo", "config", "verify"]  # fmt: skip
+          "broker", "demo", "config", "verify", "inbox", "respond"]  # fmt: skip
 
 
 def test_help_lists_every_command_group(liaison) -> None:

@@ -110,3 +110,12 @@ def test_console_format_is_readable_and_redacted() -> None:
     assert "hello" in text
     assert "LA-MOPS-ATD" in text
     assert SECRET_TEXT not in text
+
+
+def test_a_logger_made_before_configuration_is_still_redacted() -> None:
+    early = get_logger("made-at-import")
+    stream = io.StringIO()
+    configure_logging(fmt="json", stream=stream)
+    early.info("x", summary=SECRET_TEXT)
+    assert SECRET_TEXT not in stream.getvalue()
+    assert json.loads(stream.getvalue())["summary"] == REDACTED

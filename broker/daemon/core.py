@@ -1,0 +1,183 @@
+"""What the daemon's core thread works with once it has opened the office: the store, the
+exchange log, the inbox and outbox sides, the checkpointer. Every method runs on that thread
+(the SQLite connections live there); the runner decides when each is called.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from broker.amqp import AmqpLink, Delivery, Published
+from broker.daemon.decisions import Arrival
+from broker.daemon.inbound import Inbound, Settle
+from broker.daemon.office import Office, load_directory
+from broker.daemon.outbound import Publisher, RetryPolicy
+from broker.daemon.upkeep import Checkpointer, FileWatch, directory_loaded
+from broker.errors import LiaisonError
+from broker.exchange_log import EventType, ExchangeLog, LogEntry, log_signer
+from broker.log import get_logger
+from broker.office_store import OfficeStore
+from broker.spool import Spool
+from broker.topology import amqp_user
+
+
+def _log() -> Any:
+    # Looked up at each use: a logger bound at import time would keep structlog's defaults
+    # (stdout, no redaction) if configure_logging runs later, as it does in the CLI.
+    return get_logger("daemon")
+
+
+class Core:
+    """The opened office (see the module docstring). ``office()`` is the current one: the
+    directory may be reloaded while the daemon runs."""
+
+    def __init__(
+        self,
+        office: Office,
+        link: AmqpLink,
+        *,
+        network: str,
+        clock: Callable[[], datetime],
+        rng: Callable[[int], bytes] = os.urandom,
+        max_in_flight: int,
+        retry: RetryPolicy,
+        checkpoint_entries: int,
+        checkpoint_interval: float,
+    ) -> None:
+        self._office = office
+        self._link = link
+        self._clock = clock
+        paths = office.paths
+        self.store = OfficeStore.open(paths.store, office_id=office.office_id)
+        try:
+            self.log = ExchangeLog.open(paths.log, office_id=office.office_id, network=network)
+        except BaseException:
+            self.store.close()
+            raise
+        self.checkpointer = Checkpointer(
+            self.log,
+            lambda: log_signer(self._office.keys, network=network),
+            every=checkpoint_entries,
+            interval=checkpoint_interval,
+            clock=clock,
+        )
+        self.inbound = Inbound(
+            self.office,
+            self.store,
+            paths.envelope_store(),
+            Spool(paths.data_dir, rng=rng),
+            rng=rng,
+        )
+        self.publisher = Publisher(
+            self.store,
+            link,
+            office_id=office.office_id,
+            user=amqp_user(office.office_id, user_prefix=office.user_prefix),
+            max_in_flight=max_in_flight,
+            retry=retry,
+        )
+        self._directory_watch = FileWatch(office.config.directory.file)
+
+    def office(self) -> Office:
+        return self._office
+
+    def started(self) -> None:
+        """Log the start, finish what a crash left unfinished, chase, flush."""
+        now = self._clock()
+        self.store.record(
+            [
+                LogEntry(EventType.DAEMON_STARTED, now, actor=self._office.office_id),
+                directory_loaded(self._office.directory, now),
+            ]
+        )
+        self.chase()
+        self.flush()
+
+    def stopped(self) -> None:
+        now = self._clock()
+        self.store.record([LogEntry(EventType.DAEMON_STOPPED, now, actor=self._office.office_id)])
+        self.flush()
+
+    # ------------------------------------------------------------ the work
+
+    def deliver(self, delivery: Delivery) -> None:
+        """Handle one delivery and settle it: ack, or dead-letter. An unexpected failure
+        propagates after a reject with requeue: the queue's delivery limit dead-letters a
+        message that keeps failing."""
+        arrival = Arrival(
+            delivery.body, delivery.routing_key, delivery.user_id, delivery.redelivered
+        )
+        try:
+            settle = self.inbound.handle(arrival, now=self._clock())
+        except BaseException:
+            self._link.reject(delivery, requeue=True)
+            raise
+        if settle is Settle.ACK:
+            self._link.ack(delivery)
+        else:
+            self._link.reject(delivery, requeue=False)
+
+    def settle(self, published: Published) -> None:
+        self.publisher.settle(published, self._clock())
+
+    def publish_due(self) -> None:
+        self.publisher.publish_due(self._clock())
+
+    def flush(self) -> None:
+        self.store.flush_journal(self.log)
+
+    def chase(self) -> None:
+        """Hand over what is unfinished; mark overdue and expired; forget old rejected ids."""
+        now = self._clock()
+        finished = self.inbound.resume(now=now)
+        if finished:
+            _log().info("resumed_hand_overs", count=finished)
+        skew = self._office.limits.max_clock_skew
+        for row in self.store.mark_overdue(now):
+            _log().warning("enquiry_overdue", message_id=row.message_id, recipient=row.recipient)
+        expired = self.store.mark_expired(now, skew=skew)
+        if expired:
+            _log().warning("deliveries_expired", count=expired)
+        self.store.purge_rejected(now - skew)
+
+    def checkpoint(self, *, force: bool = False) -> None:
+        size = self.checkpointer.maybe(force=force)
+        if size is not None:
+            _log().info("log_checkpoint", size=size)
+
+    def check_directory(self) -> None:
+        """Run on a new edition of the directory file once it is accepted."""
+        if not self._directory_watch.changed():
+            return
+        now = self._clock()
+        loaded = load_directory(self._office.config, now=now)
+        if loaded.refusal is not None:
+            _log().error("directory_refused", exc_info=loaded.refusal)
+            return
+        if loaded.directory.digest != self._office.directory.digest:
+            self._office = self._office.with_directory(loaded)
+            self.store.record([directory_loaded(loaded.directory, now)])
+            _log().info("directory_loaded", directory_version=loaded.directory.version)
+
+    # ------------------------------------------------------------ reporting, closing
+
+    def figures(self) -> dict[str, Any]:
+        """Counts and backlogs for the status file."""
+        return {
+            "counts": asdict(self.inbound.counts) | asdict(self.publisher.counts),
+            "in_flight": self.publisher.in_flight,
+            "outbox": self.store.delivery_counts(),
+            "inbox": self.store.inbox_counts(),
+            "log_pending": self.store.pending_log_entries(),
+        }
+
+    def close(self) -> None:
+        for closing in (self.store, self.log):
+            try:
+                closing.close()
+            except LiaisonError as exc:
+                _log().error("close_failed", exc_info=exc)

@@ -1,0 +1,141 @@
+"""The daemon's life without a reachable broker: one per data folder, health says the link is
+down, a clean stop still logs, checkpoints and releases the folder; loading refuses keys of
+another office."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from broker.config import parse_config
+from broker.daemon import DaemonSettings, OfficeDaemon, amqp_settings, assess, load_office
+from broker.daemon.core import Core
+from broker.daemon.outbound import RetryPolicy
+from broker.errors import ConfigError, KeyFileError
+from broker.exchange_log import DEFAULT_NETWORK, EventType, ExchangeLog, LogEntry, decode_entry
+from tests.demo import DIRECTORY_FILE, ROOT_FILE, make
+
+HK = "CN-YN-BLO-HK"
+QUICK = DaemonSettings(tick=0.02, health_interval=0.05, drain_timeout=0.5, link_stop_timeout=2)
+
+
+@pytest.fixture(scope="module")
+def key_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make.private_copy(tmp_path_factory.mktemp("keys"))
+
+
+def config_text(keys: Path) -> str:
+    return (
+        f'[office]\nid = "{HK}"\ndata_dir = "data"\n[keys]\ndir = "{keys}"\n'
+        f'[directory]\nfile = "{DIRECTORY_FILE}"\npinned_root = "{ROOT_FILE}"\n'
+        # Port 1 on the loopback: nothing listens, every attempt fails at once.
+        '[amqp]\nurls = ["amqp://127.0.0.1:1/liaison"]\n'
+    )
+
+
+def test_a_daemon_without_its_broker_runs_reports_and_stops_cleanly(
+    tmp_path: Path, key_folder: Path
+) -> None:
+    config = parse_config(config_text(key_folder / "offices" / HK), tmp_path / "office.toml")
+    office = load_office(config, passphrase=None, now=datetime.now(UTC))
+    daemon = OfficeDaemon(office, amqp_settings(config), settings=QUICK)
+    daemon.start()
+    try:
+        assert daemon.wait_started(10)
+        assert not daemon.wait_ready(0.3)  # never connected
+        other = OfficeDaemon(office, amqp_settings(config), settings=QUICK)
+        with pytest.raises(ConfigError, match="another liaison daemon is running"):
+            other.start()
+        status = office.paths.status
+        assert json.loads(status.read_text())["state"] == "running"
+        verdict = assess(json.loads(status.read_text()), now=datetime.now(UTC))
+        assert not verdict.healthy
+        assert "broker link is" in verdict.problem
+    finally:
+        daemon.stop()
+    assert not daemon.alive
+    assert daemon.error is None
+    assert json.loads(office.paths.status.read_text())["state"] == "stopped"
+    with ExchangeLog.open_existing(office.paths.log) as log:
+        events = [decode_entry(data).event for _, data in log.iter_entries()]
+        assert log.checkpoints()[-1].size == log.size
+    assert events == [
+        EventType.DAEMON_STARTED,
+        EventType.DIRECTORY_LOADED,
+        EventType.DAEMON_STOPPED,
+    ]
+    again = OfficeDaemon(office, amqp_settings(config), settings=QUICK)
+    again.start()  # the folder was released
+    again.stop()
+
+
+def test_a_daemon_that_cannot_open_its_store_reports_the_failure(
+    tmp_path: Path, key_folder: Path
+) -> None:
+    config = parse_config(config_text(key_folder / "offices" / HK), tmp_path / "office.toml")
+    office = load_office(config, passphrase=None, now=datetime.now(UTC))
+    office.paths.data_dir.mkdir(exist_ok=True)
+    office.paths.store.write_bytes(b"not a database at all" * 50)
+    daemon = OfficeDaemon(office, amqp_settings(config), settings=QUICK)
+    daemon.start()
+    assert daemon.join(10)
+    assert not daemon.wait_ready(0.1)
+    assert daemon.state == "failed"
+    assert "not a Liaison office store" in str(daemon.error)
+
+
+def test_keys_of_another_office_are_refused(tmp_path: Path, key_folder: Path) -> None:
+    text = config_text(key_folder / "offices" / "VN-BCA-C02")
+    config = parse_config(text, tmp_path / "office.toml")
+    with pytest.raises(KeyFileError, match="VN-BCA-C02's, not CN-YN-BLO-HK's"):
+        load_office(config, passphrase=None, now=datetime.now(UTC))
+
+
+def test_a_new_directory_edition_is_taken_up_while_running(
+    tmp_path: Path, key_folder: Path
+) -> None:
+    directory_file = tmp_path / "directory.bin"
+    directory_file.write_bytes(DIRECTORY_FILE.read_bytes())
+    text = config_text(key_folder / "offices" / HK).replace(
+        str(DIRECTORY_FILE), str(directory_file)
+    )
+    config = parse_config(text, tmp_path / "office.toml")
+    office = load_office(config, passphrase=None, now=datetime.now(UTC))
+    core = Core(
+        office,
+        RecordingLink(),  # type: ignore[arg-type]
+        network=DEFAULT_NETWORK,
+        clock=lambda: datetime.now(UTC),
+        max_in_flight=10,
+        retry=RetryPolicy(),
+        checkpoint_entries=1000,
+        checkpoint_interval=600,
+    )
+    try:
+        core.check_directory()
+        assert core.office().directory.version == 1
+        current = make.Edition.load()
+        renewed = make.Edition(2, current.issued_at + timedelta(days=1), current.expires_at)
+        directory_file.write_bytes(make.build(renewed)["directory.bin"])
+        core.check_directory()
+        assert core.office().directory.version == 2
+        core.flush()
+        loaded = [e for e in core_entries(core) if e.event is EventType.DIRECTORY_LOADED]
+        assert [e.directory_version for e in loaded] == [2]
+        directory_file.write_bytes(b"a tampered directory")
+        core.check_directory()  # refused: the accepted edition stays
+        assert core.office().directory.version == 2
+    finally:
+        core.close()
+
+
+class RecordingLink:
+    def publish(self, *_args: object, **_kwargs: object) -> None:
+        raise AssertionError("nothing is published here")
+
+
+def core_entries(core: Core) -> list[LogEntry]:
+    return [decode_entry(data) for _, data in core.log.iter_entries()]
