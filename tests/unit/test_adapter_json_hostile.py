@@ -13,7 +13,8 @@ from adapters.json_format import CODEC, MAX_DEPTH
 
 
 @contextmanager
-def quickly(limit: float = 2.0) -> Iterator[None]:
+def quickly(limit: float = 10.0) -> Iterator[None]:
+    # A bound against hangs and blow-ups, not a speed goal: generous so a busy CI machine passes.
     start = time.perf_counter()
     yield
     assert time.perf_counter() - start < limit

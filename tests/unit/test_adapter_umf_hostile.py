@@ -21,7 +21,8 @@ OPEN = b'<Message xmlns="urn:liaison:partner:umf:1" version="1">'
 
 
 @contextmanager
-def quickly(limit: float = 2.0) -> Iterator[None]:
+def quickly(limit: float = 10.0) -> Iterator[None]:
+    # A bound against hangs and blow-ups, not a speed goal: generous so a busy CI machine passes.
     start = time.perf_counter()
     yield
     assert time.perf_counter() - start < limit
