@@ -16,18 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Final
+from typing import ClassVar, Final
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from broker.errors import InputError, IntegrityError
 from broker.ledger.note import (
     COSIGNATURE_TYPE,
+    NamedEd25519Key,
     NoteSignature,
-    b64encode,
     check_key_name,
     check_note_text,
-    key_id,
     split_verifier_key,
     verify_ed25519,
 )
@@ -83,26 +82,11 @@ def split_cosignature(signature: bytes) -> tuple[int, bytes]:
 
 
 @dataclass(frozen=True, slots=True)
-class CosignatureVerifier:
-    """A cosigner's Ed25519 public key and name: a :class:`~broker.ledger.note.NoteVerifier`."""
+class CosignatureVerifier(NamedEd25519Key):
+    """A cosigner's Ed25519 (type 0x04) public key and name: a
+    :class:`~broker.ledger.note.NoteVerifier`."""
 
-    name: str
-    public_key: bytes
-
-    def __post_init__(self) -> None:
-        check_key_name(self.name)
-        if len(self.public_key) != 32:
-            raise IntegrityError(f"an Ed25519 public key is 32 bytes, not {len(self.public_key)}")
-
-    @property
-    def key_id(self) -> bytes:
-        return key_id(self.name, COSIGNATURE_TYPE, self.public_key)
-
-    @property
-    def vkey(self) -> str:
-        """``name+hex(key ID)+base64(0x04 || public key)``."""
-        raw = bytes([COSIGNATURE_TYPE]) + self.public_key
-        return f"{self.name}+{self.key_id.hex()}+{b64encode(raw)}"
+    sig_type: ClassVar[int] = COSIGNATURE_TYPE
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         if len(signature) != _SIGNATURE_SIZE:

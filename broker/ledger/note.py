@@ -26,7 +26,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, Protocol
+from typing import ClassVar, Final, Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -189,9 +189,10 @@ class NoteVerifier(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Ed25519Verifier:
-    """A signed-note Ed25519 (type 0x01) public key under a name."""
+class NamedEd25519Key:
+    """An Ed25519 public key under a name, for one signature type of the signed-note format."""
 
+    sig_type: ClassVar[int]
     name: str
     public_key: bytes
 
@@ -202,14 +203,20 @@ class Ed25519Verifier:
 
     @property
     def key_id(self) -> bytes:
-        return key_id(self.name, ED25519_TYPE, self.public_key)
+        return key_id(self.name, self.sig_type, self.public_key)
 
     @property
     def vkey(self) -> str:
-        """The verifier key string, ``name+hex(key ID)+base64(0x01 || public key)``."""
-        return (
-            f"{self.name}+{self.key_id.hex()}+{b64encode(bytes([ED25519_TYPE]) + self.public_key)}"
-        )
+        """The verifier key string, ``name+hex(key ID)+base64(type || public key)``."""
+        raw = bytes([self.sig_type]) + self.public_key
+        return f"{self.name}+{self.key_id.hex()}+{b64encode(raw)}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ed25519Verifier(NamedEd25519Key):
+    """A signed-note Ed25519 (type 0x01) public key under a name."""
+
+    sig_type: ClassVar[int] = ED25519_TYPE
 
     def verify(self, text: bytes, signature: bytes) -> bool:
         return verify_ed25519(self.public_key, text, signature)
