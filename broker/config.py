@@ -157,6 +157,81 @@ class LogSection:
     level: str = _setting("info", check=_one_of("debug", "info", "warning", "error"))
 
 
+def _listen(value: str) -> str | None:
+    if value == "":
+        return None
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        return f"{value!r} is not HOST:PORT (like 127.0.0.1:9464)"
+    return None
+
+
+def _http_url(value: str) -> str | None:
+    if value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{value!r} is not an http:// or https:// URL"
+    if parts.password is not None:
+        return "a URL must not contain a password; put a token in handover.token_file"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class HandoverSection:
+    """How received messages reach the office's own system, and its answers come back
+    (docs/adapters.md, "Transports")."""
+
+    # The partner format of the office's own system: a registered adapter (`liaison adapters
+    # list`), or "canonical" for Liaison's canonical JSON (docs/messages.md).
+    adapter: str = _setting("canonical")
+    # The adapter's form ("xlsx" or "csv" for the sheet); "" for the adapter's default.
+    variant: str = _setting("")
+    # "spool": files in deliver_dir; "http": POST to url.
+    transport: Literal["spool", "http"] = _setting("spool", check=_one_of("spool", "http"))
+    # spool: where received messages are written; default <data_dir>/spool/in.
+    deliver_dir: Path | None = _setting(None)
+    # A folder the office's system drops answers and new enquiries into, in its format;
+    # the daemon moves each file to done/ or failed/ (with a reason file) beside it.
+    pickup_dir: Path | None = _setting(None)
+    # Seconds between looks at pickup_dir.
+    pickup_interval: float = _setting(1.0, check=_positive)
+    # Refuse a hand-over when the format loses a field the adapter marks essential.
+    refuse_essential_loss: bool = _setting(default=True)
+    # http: the partner system's endpoint; TLS is verified (ca_file adds a private CA).
+    url: str = _setting("", check=_http_url)
+    # http: a file holding a bearer token for the endpoint (mode 0600).
+    token_file: Path | None = _setting(None)
+    ca_file: Path | None = _setting(None)
+    # http: a client certificate and its key (mode 0600) when the endpoint wants mTLS.
+    cert_file: Path | None = _setting(None)
+    key_file: Path | None = _setting(None)
+    timeout_seconds: float = _setting(10.0, check=_positive)
+    # Attempts per hand-over before it waits for the next chase (with backoff between them).
+    attempts: int = _setting(3, check=_positive)
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerApiSection:
+    """A small local HTTP endpoint through which the office's system submits its files
+    (docs/adapters.md, "Transports"); off unless ``listen`` is set."""
+
+    # HOST:PORT to listen on; "" turns the endpoint off.
+    listen: str = _setting("", check=_listen)
+    # A file holding the bearer token callers must send (mode 0600).
+    token_file: Path | None = _setting(None)
+    # TLS for the endpoint; with client_ca_file, callers must present a certificate (mTLS).
+    cert_file: Path | None = _setting(None)
+    key_file: Path | None = _setting(None)
+    client_ca_file: Path | None = _setting(None)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSection:
+    # HOST:PORT of the daemon's Prometheus metrics and /healthz, /readyz; "" turns it off.
+    listen: str = _setting("", check=_listen)
+
+
 @dataclass(frozen=True, slots=True)
 class OfficeConfig:
     """A whole configuration file. Relative paths are resolved against the file's folder."""
@@ -168,6 +243,9 @@ class OfficeConfig:
     amqp: AmqpSection
     limits: LimitsSection = field(default_factory=LimitsSection)
     log: LogSection = field(default_factory=LogSection)
+    handover: HandoverSection = field(default_factory=HandoverSection)
+    partner_api: PartnerApiSection = field(default_factory=PartnerApiSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
 
 
 _SECTIONS: Mapping[str, type[Any]] = {
@@ -177,8 +255,11 @@ _SECTIONS: Mapping[str, type[Any]] = {
     "amqp": AmqpSection,
     "limits": LimitsSection,
     "log": LogSection,
+    "handover": HandoverSection,
+    "partner_api": PartnerApiSection,
+    "metrics": MetricsSection,
 }
-_OPTIONAL_SECTIONS = {"limits", "log"}
+_OPTIONAL_SECTIONS = {"limits", "log", "handover", "partner_api", "metrics"}
 
 
 def _type_name(tp: Any) -> str:
