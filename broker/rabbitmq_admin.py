@@ -331,3 +331,54 @@ def remove_site(ctl: Rabbitmqctl, *, vhost: str, users_prefix: str) -> Removed:
     for user in users:
         ctl.run(f"delete user {user}", "delete_user", user)
     return Removed(vhost=vhost, vhost_deleted=deleted_vhost, users=tuple(users))
+
+
+# ---------------------------------------------------------------- runtime parameters (shovels)
+
+
+def apply_parameters(
+    parameters: list[dict[str, Any]],
+    *,
+    ctl: Rabbitmqctl,
+    vhost: str,
+    wait: float = DEFAULT_APPLY_WAIT,
+) -> tuple[str, ...]:
+    """Put runtime parameters (a site's shovels) into ``vhost`` and wait until the node holds
+    each with its value; their names. Fed to ``import_definitions`` on stdin, not to
+    ``set_parameter``, so that the passwords in shovel URIs never appear on a command line."""
+    for index, parameter in enumerate(parameters):
+        if (
+            not isinstance(parameter, dict)
+            or parameter.get("vhost") != vhost
+            or not isinstance(parameter.get("component"), str)
+            or not isinstance(parameter.get("name"), str)
+            or not isinstance(parameter.get("value"), dict)
+        ):
+            raise InputError(
+                f"parameters[{index}] is not a runtime parameter of vhost {vhost!r}"
+                " (vhost, component, name, value)"
+            )
+    if not vhost_exists(ctl, vhost):
+        raise InputError(f"vhost {vhost!r} does not exist: apply its definitions first")
+    body = json.dumps({"parameters": parameters}, ensure_ascii=False).encode("utf-8")
+    ctl.run("import runtime parameters", "import_definitions", "--format", "json", stdin=body)
+    deadline = time.monotonic() + wait
+    while True:
+        held = {
+            (row.get("vhost"), row.get("component"), row.get("name")): row.get("value")
+            for row in _rows(export_definitions(ctl), "parameters", vhost)
+        }
+        # Values hold passwords: compared here, never shown.
+        missing = [
+            f"{p['component']} {p['name']}"
+            for p in parameters
+            if held.get((vhost, p["component"], p["name"])) != p["value"]
+        ]
+        if not missing:
+            return tuple(p["name"] for p in parameters)
+        if time.monotonic() >= deadline:
+            raise TransportError(
+                f"wait for the parameters: after {wait:g} s the broker still lacks"
+                f" {', '.join(missing)} (is the shovel plugin enabled? see the broker's log)"
+            )
+        time.sleep(POLL_INTERVAL)
