@@ -7,6 +7,8 @@
 * ``naive``: what the tutorials do: BlockingConnection, ``confirm_delivery``, one
   ``basic_publish`` (which waits for its confirm) after the other. Timed publishing only: the
   consumer is never the bottleneck at this rate.
+* ``spread``: ``pipelined`` through an exchange into many existing queues (office inboxes),
+  the routing keys taken in turn, one consumer taking from all of them.
 
 Both sides run in separate processes, so the baseline gets the machine's two cores as the
 two Liaison daemons do.
@@ -27,6 +29,8 @@ import pika.frame  # noqa: TID251
 import pika.spec  # noqa: TID251
 
 QUORUM = {"x-queue-type": "quorum"}
+# Connecting and consuming from hundreds of queues, on a busy broker.
+READY_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,22 @@ def delete(params: pika.ConnectionParameters, queue: str) -> None:
 
 def _consume(
     params: pika.ConnectionParameters,
-    queue: str,
+    queues: list[str],
+    *,
+    count: int,
+    prefetch: int,
+    ack_every: int,
+    out: Connection,
+) -> None:
+    try:
+        _consume_all(params, queues, count=count, prefetch=prefetch, ack_every=ack_every, out=out)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which raises it
+        out.send(f"consumer failed: {type(exc).__name__}: {exc}")
+
+
+def _consume_all(
+    params: pika.ConnectionParameters,
+    queues: list[str],
     *,
     count: int,
     prefetch: int,
@@ -77,19 +96,27 @@ def _consume(
             out.send(time.monotonic())
             ch.stop_consuming()
 
-    channel.basic_consume(queue, on_message)
+    for queue in queues:
+        channel.basic_consume(queue, on_message)
     out.send("ready")
     channel.start_consuming()
     connection.close()
 
 
 class _Publisher:
-    """Keeps ``window`` publishes unconfirmed at once (SelectConnection, async confirms)."""
+    """Keeps ``window`` publishes unconfirmed at once (SelectConnection, async confirms),
+    to ``exchange`` with the routing ``keys`` in turn."""
 
     def __init__(
-        self, params: pika.ConnectionParameters, queue: str, body: bytes, count: int, window: int
+        self,
+        params: pika.ConnectionParameters,
+        route: tuple[str, list[str]],
+        body: bytes,
+        count: int,
+        window: int,
     ) -> None:
-        self.queue, self.body, self.count, self.window = queue, body, count, window
+        self.exchange, self.keys = route
+        self.body, self.count, self.window = body, count, window
         self.sent = self.confirmed = 0
         self.started = self.finished = 0.0
         self.properties = pika.BasicProperties(delivery_mode=2)
@@ -113,7 +140,8 @@ class _Publisher:
     def _fill(self) -> None:
         assert self.channel is not None
         while self.sent < self.count and self.sent - self.confirmed < self.window:
-            self.channel.basic_publish("", self.queue, self.body, self.properties)
+            key = self.keys[self.sent % len(self.keys)]
+            self.channel.basic_publish(self.exchange, key, self.body, self.properties)
             self.sent += 1
 
     def _confirm(self, frame: pika.frame.Method) -> None:
@@ -143,22 +171,73 @@ def pipelined(
     ack_every: int = 100,
 ) -> RawRun:
     declare(params, queue)
+    return _timed(
+        params,
+        [queue],
+        ("", [queue]),
+        count=count,
+        body=body,
+        window=window,
+        prefetch=prefetch,
+        ack_every=ack_every,
+    )
+
+
+def spread(
+    params: pika.ConnectionParameters,
+    queues: list[str],
+    route: tuple[str, list[str]],
+    *,
+    count: int,
+    body: bytes,
+    window: int = 1000,
+    prefetch: int = 200,
+    ack_every: int = 100,
+) -> RawRun:
+    """``pipelined`` over existing queues: publishes go to ``route`` (exchange, routing keys
+    taken in turn), one consumer process takes them from all ``queues`` on one channel."""
+    return _timed(
+        params,
+        queues,
+        route,
+        count=count,
+        body=body,
+        window=window,
+        prefetch=prefetch,
+        ack_every=ack_every,
+    )
+
+
+def _timed(
+    params: pika.ConnectionParameters,
+    queues: list[str],
+    route: tuple[str, list[str]],
+    *,
+    count: int,
+    body: bytes,
+    window: int,
+    prefetch: int,
+    ack_every: int,
+) -> RawRun:
     here, there = multiprocessing.Pipe()
     consumer = multiprocessing.get_context("fork").Process(
         target=_consume,
-        args=(params, queue),
+        args=(params, queues),
         kwargs={"count": count, "prefetch": prefetch, "ack_every": ack_every, "out": there},
         daemon=True,
     )
     consumer.start()
     try:
-        if here.recv() != "ready":
-            raise RuntimeError("the consumer did not start")
-        publisher = _Publisher(params, queue, body, count, window)
+        started = here.recv() if here.poll(READY_TIMEOUT) else "no word within the timeout"
+        if started != "ready":
+            raise RuntimeError(f"the raw consumer did not start: {started}")
+        publisher = _Publisher(params, route, body, count, window)
         publisher.run()
         if not here.poll(120):
             raise RuntimeError("the consumer did not receive every message")
-        last = float(here.recv())
+        last = here.recv()
+        if isinstance(last, str):
+            raise RuntimeError(f"the raw consumer: {last}")  # noqa: TRY004 - its report
     finally:
         consumer.join(10)
         if consumer.is_alive():

@@ -27,7 +27,20 @@ from broker.config import load_config
 from broker.daemon import Office, load_office
 from broker.daemon.health import read_status
 from broker.rabbitmq_admin import Rabbitmqctl, apply_definitions, remove_site
-from broker.topology import OfficeRoute, amqp_user, build_definitions, new_password
+from broker.topology import (
+    DEAD_LETTER_EXCHANGE,
+    ENVELOPE_EXCHANGE,
+    OfficeRoute,
+    amqp_user,
+    build_definitions,
+    dead_letter_arguments,
+    dead_letter_queue,
+    dead_letter_routing_key,
+    inbox_arguments,
+    inbox_binding_key,
+    inbox_queue,
+    new_password,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "keys" / "example"
@@ -100,6 +113,9 @@ class Site:
         params = pika.URLParameters(BROKER)
         params.virtual_host = self.vhost
         params.heartbeat = 60
+        # The default 15 s for the TCP + AMQP handshake is too short for a broker busy
+        # starting hundreds of quorum queues on a loaded 2-core machine.
+        params.stack_timeout = 60
         return params
 
     def office(self, office_id: str, keys: Path) -> tuple[Path, Office]:
@@ -125,6 +141,27 @@ class Site:
 
     def user(self, office_id: str) -> str:
         return amqp_user(office_id, user_prefix=self.user_prefix)
+
+    def broker_fds(self) -> tuple[int, int]:
+        """(file descriptors the broker uses, its limit for them), from rabbitmqctl status.
+        Each quorum queue holds some open: a broker out of them stops accepting connections,
+        for everyone using it."""
+        found = self.ctl.run_json("broker status", "status")["file_descriptors"]
+        return int(found["total_used"]), int(found["total_limit"])
+
+    def add_inboxes(self, office_ids: list[str]) -> None:
+        """Declare more offices' inboxes as the generated definitions shape them (quorum inbox
+        with its dead-letter queue and both bindings), as guest. No broker users: an idle
+        office costs the broker its queues, and removing hundreds of users takes one
+        rabbitmqctl call each; the vhost's removal takes the queues with it."""
+        with pika.BlockingConnection(self.guest()) as connection:
+            channel = connection.channel()
+            for office_id in office_ids:
+                inbox, dead = inbox_queue(office_id), dead_letter_queue(office_id)
+                channel.queue_declare(inbox, durable=True, arguments=inbox_arguments(office_id))
+                channel.queue_declare(dead, durable=True, arguments=dead_letter_arguments())
+                channel.queue_bind(inbox, ENVELOPE_EXCHANGE, inbox_binding_key(office_id))
+                channel.queue_bind(dead, DEAD_LETTER_EXCHANGE, dead_letter_routing_key(office_id))
 
 
 def demo_keys(dest: Path) -> Path:
@@ -181,6 +218,10 @@ class DaemonProcess:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
         return 0
+
+    def open_fds(self) -> int:
+        """File descriptors the daemon process holds (Linux /proc)."""
+        return len(list(Path(f"/proc/{self.pid}/fd").iterdir()))
 
     def stop(self, timeout: float = 60.0) -> int:
         if self.process is None or self.process.poll() is not None:

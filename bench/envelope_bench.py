@@ -137,12 +137,14 @@ def _pair(case: str, ours: Liaison, theirs: Jose, payload: bytes, seconds: float
     ]
 
 
-def measure(seconds: float, quick: bool) -> list[Figure]:
+def measure(
+    seconds: float, quick: bool, recipients: tuple[int, ...] = (1, 8), pq: bool = True
+) -> list[Figure]:
     figures: list[Figure] = []
     small = os.urandom(2048)
-    for n in (1, 8):
+    for n in recipients:
         figures += _pair(f"2 KiB, {n} recipient(s)", Liaison(n, Suite.V1), Jose(n), small, seconds)
-    for n in (1, 8):
+    for n in (1, 8) if pq else ():
         case = f"2 KiB, {n} recipient(s), liaison-v1-pq"
         figures += _pair(case, Liaison(n, Suite.V1_PQ), Jose(n), small, seconds)
     for size in (64 * 1024,) if quick else (64 * 1024, 4 * 1024 * 1024):
@@ -150,6 +152,26 @@ def measure(seconds: float, quick: bool) -> list[Figure]:
         big = os.urandom(size)
         figures += _pair(f"{label}, 1 recipient", Liaison(1, Suite.V1), Jose(1), big, seconds)
     return figures
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} cpu, Python {platform.python_version()}"
+
+
+def run(
+    quick: bool,
+    *,
+    seconds: float | None = None,
+    recipients: tuple[int, ...] = (1, 8),
+    pq: bool = True,
+) -> dict[str, Any]:
+    """The figures as one JSON-ready document (what ``--json`` prints; bench.run uses it)."""
+    figures = measure(seconds or (0.6 if quick else 3.0), quick, recipients, pq)
+    return {
+        "benchmark": "envelope",
+        "machine": machine(),
+        "figures": [asdict(f) | {"ratio": f.ratio} for f in figures],
+    }
 
 
 def render(figures: list[Figure]) -> str:
@@ -169,17 +191,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short runs, 64 KiB only")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
-    figures = measure(0.6 if args.quick else 3.0, args.quick)
-    machine = f"{platform.machine()}, {os.cpu_count()} cpu, Python {platform.python_version()}"
     if args.json:
-        doc = {
-            "benchmark": "envelope",
-            "machine": machine,
-            "figures": [asdict(f) | {"ratio": f.ratio} for f in figures],
-        }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(run(args.quick), indent=2))
     else:
-        print(f"Envelope seal/open vs joserfc, one process, one core ({machine})")
+        figures = measure(0.6 if args.quick else 3.0, args.quick)
+        print(f"Envelope seal/open vs joserfc, one process, one core ({machine()})")
         print(render(figures))
     return 0
 

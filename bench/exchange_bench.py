@@ -318,26 +318,31 @@ def render(f: Figures) -> str:
     return "\n".join(lines)
 
 
+def as_document(figures: Figures) -> dict[str, Any]:
+    """The figures as one JSON-ready document (what ``--json`` prints)."""
+    doc: dict[str, Any] = {"benchmark": "exchange", "figures": dataclasses.asdict(figures)}
+    doc["figures"] |= {"ratio_ceiling": figures.ratio_ceiling, "ratio_naive": figures.ratio_naive}
+    return doc
+
+
+def run(quick: bool, n: int | None = None) -> Figures:
+    return measure(
+        n or (2_000 if quick else 20_000),
+        raw_n=20_000 if quick else 100_000,
+        naive_n=1_000 if quick else 3_000,
+        latency_s=3.0 if quick else 10.0,
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="N = 2,000, 3 s of latency")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     parser.add_argument("-n", type=int, help="enquiries for the throughput run")
     args = parser.parse_args(argv)
-    n = args.n or (2_000 if args.quick else 20_000)
-    figures = measure(
-        n,
-        raw_n=20_000 if args.quick else 100_000,
-        naive_n=1_000 if args.quick else 3_000,
-        latency_s=3.0 if args.quick else 10.0,
-    )
+    figures = run(args.quick, args.n)
     if args.json:
-        doc: dict[str, Any] = {"benchmark": "exchange", "figures": dataclasses.asdict(figures)}
-        doc["figures"] |= {
-            "ratio_ceiling": figures.ratio_ceiling,
-            "ratio_naive": figures.ratio_naive,
-        }
-        print(json.dumps(doc, indent=2))
+        print(json.dumps(as_document(figures), indent=2))
     else:
         print(f"Exchange end to end vs raw pika, same broker, same run ({figures.machine})")
         print(render(figures))
