@@ -20,6 +20,7 @@ from broker.errors import InputError, PeerError, PolicyRefused, RejectReason
 from broker.keys.model import OfficeKeys
 from broker.messages import Message, decode_payload, kind_of
 from broker.model import CaseEnquiry, CaseResponse
+from broker.model.checkpoint_exchange import CheckpointExchange
 from broker.policy import EnquiryRequest, PolicyRule, allowed_recipients, decide
 
 _DEFAULT_LIMITS = Limits()
@@ -54,6 +55,8 @@ def author(message: Message) -> str:
         return message.requesting_office
     if isinstance(message, CaseResponse):
         return message.responding_office
+    if isinstance(message, CheckpointExchange):
+        return message.office
     return message.receiving_office
 
 

@@ -12,13 +12,18 @@ import json
 from broker.envelope import MessageKind
 from broker.errors import InputError, InvalidMessage, PeerError, RejectReason
 from broker.model import CaseEnquiry, CaseResponse, Receipt
+from broker.model.checkpoint_exchange import CheckpointExchange
 
-Message = CaseEnquiry | CaseResponse | Receipt
+Message = CaseEnquiry | CaseResponse | Receipt | CheckpointExchange
 
-_CLASSES: dict[MessageKind, type[CaseEnquiry] | type[CaseResponse] | type[Receipt]] = {
+_CLASSES: dict[
+    MessageKind,
+    type[CaseEnquiry] | type[CaseResponse] | type[Receipt] | type[CheckpointExchange],
+] = {
     MessageKind.ENQUIRY: CaseEnquiry,
     MessageKind.RESPONSE: CaseResponse,
     MessageKind.RECEIPT: Receipt,
+    MessageKind.CHECKPOINT: CheckpointExchange,  # between daemons: never typed in as JSON
 }
 # A field only one of the messages has, to tell them apart in a JSON file.
 _MARKERS = (

@@ -35,6 +35,7 @@ from broker.exchange_log import EventType, LogEntry, entry_for_envelope
 from broker.keys.model import OfficeKeys
 from broker.letters import OpenedMessage, open_message
 from broker.model import CaseEnquiry, CaseResponse, Receipt, ReceiptStatus
+from broker.model.checkpoint_exchange import CheckpointExchange
 from broker.office_store.records import (
     InboxRow,
     InboxState,
@@ -43,6 +44,9 @@ from broker.office_store.records import (
     RejectedRow,
 )
 from broker.topology import office_of_user, parse_routing_key
+
+# Messages between daemons, never receipted (a receipt of a receipt would never end).
+_NOT_RECEIPTED = frozenset({MessageKind.RECEIPT, MessageKind.CHECKPOINT})
 
 
 class TransportReason(enum.StrEnum):
@@ -112,13 +116,13 @@ class Rejected:
 
     @property
     def receipt_due(self) -> bool:
-        """A REJECTED receipt goes to a proven sender, never for a receipt, never twice, and
-        never for a message we accepted before (its DELIVERED receipt stands)."""
+        """A REJECTED receipt goes to a proven sender, never for a receipt or a checkpoint,
+        never twice, and never for a message we accepted before (its DELIVERED receipt stands)."""
         return (
             self.authentic
             and self.peer_reason is not None
             and self.header is not None
-            and self.header.kind is not MessageKind.RECEIPT
+            and self.header.kind not in _NOT_RECEIPTED
             and not self.accepted_before
             and self.repeat is None
         )
@@ -290,6 +294,8 @@ def plan_acceptance(
         return AcceptancePlan(
             incoming, entries, answers=enquiry_message_id, hand_over=True, receipted=True
         )
+    if isinstance(message, CheckpointExchange):  # the witness acts on it (inbound.py)
+        return AcceptancePlan(replace(base, state=InboxState.NOTED), (received,))
     return _receipt_plan(accepted, message, base, received, now)
 
 

@@ -64,6 +64,7 @@ class EventType(enum.IntEnum):
     FORK_ALARM = 21
     AUDIT_DECRYPTION = 22
     ENVELOPES_PURGED = 23
+    COSIGNATURE_RECEIVED = 24
 
     @property
     def label(self) -> str:
@@ -100,7 +101,12 @@ _ABOUT_A_MESSAGE = frozenset(
     }
 )
 _CHECKPOINT_EVENTS = frozenset(
-    {EventType.CHECKPOINT_PUBLISHED, EventType.CHECKPOINT_COSIGNED, EventType.FORK_ALARM}
+    {
+        EventType.CHECKPOINT_PUBLISHED,
+        EventType.CHECKPOINT_COSIGNED,
+        EventType.FORK_ALARM,
+        EventType.COSIGNATURE_RECEIVED,
+    }
 )
 _KEY_EVENTS = frozenset({EventType.KEY_GENERATED, EventType.KEY_ROTATED, EventType.KEY_REVOKED})
 

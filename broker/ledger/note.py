@@ -28,9 +28,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Final, Protocol
 
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from broker.envelope.signing import verify as strict_verify
 from broker.errors import IntegrityError
 
 ED25519_TYPE: Final = 0x01  # signed-note, "Ed25519 signatures"
@@ -223,13 +223,9 @@ class Ed25519Verifier(NamedEd25519Key):
 
 
 def verify_ed25519(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    if len(signature) != 64:
-        return False
-    try:
-        ed25519.Ed25519PublicKey.from_public_bytes(public_key).verify(signature, message)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    """Ed25519 under the envelopes' strict rule (docs/envelope.md, section 10): one verifier
+    for every signature Liaison checks, so a note cannot pass where an envelope would fail."""
+    return strict_verify(public_key, signature, message)
 
 
 @dataclass(frozen=True, slots=True)

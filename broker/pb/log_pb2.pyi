@@ -88,6 +88,8 @@ class _LogEventEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_LogEvent.Val
     """
     LOG_EVENT_ENVELOPES_PURGED: _LogEvent.ValueType  # 23
     """envelopes referenced only by entries < purged_before removed"""
+    LOG_EVENT_COSIGNATURE_RECEIVED: _LogEvent.ValueType  # 24
+    """a partner (sender) cosigned this log's checkpoint"""
 
 class LogEvent(_LogEvent, metaclass=_LogEventEnumTypeWrapper):
     """What happened. New events get new numbers; a number is never reused."""
@@ -147,6 +149,8 @@ an auditor decrypted message_id: actor, purpose
 """
 LOG_EVENT_ENVELOPES_PURGED: LogEvent.ValueType  # 23
 """envelopes referenced only by entries < purged_before removed"""
+LOG_EVENT_COSIGNATURE_RECEIVED: LogEvent.ValueType  # 24
+"""a partner (sender) cosigned this log's checkpoint"""
 Global___LogEvent: _TypeAlias = LogEvent  # noqa: Y015
 
 @_typing.final
@@ -254,3 +258,54 @@ class LogEntry(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___LogEntry: _TypeAlias = LogEntry  # noqa: Y015
+
+@_typing.final
+class CheckpointExchange(_message.Message):
+    """The payload of a MESSAGE_KIND_CHECKPOINT envelope: checkpoints and cosignatures exchanged
+    between offices (docs/exchange-log.md, "Checkpoint exchange"). Canonical encoding, like every
+    payload. At least one of `checkpoint` and `cosigned` is set. Never receipted.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OFFICE_FIELD_NUMBER: _builtins.int
+    CHECKPOINT_FIELD_NUMBER: _builtins.int
+    PROOF_FROM_FIELD_NUMBER: _builtins.int
+    CONSISTENCY_PROOF_FIELD_NUMBER: _builtins.int
+    COSIGNED_FIELD_NUMBER: _builtins.int
+    office: _builtins.str
+    """the sending office id: the envelope's sender"""
+    checkpoint: _builtins.bytes
+    """The sender's own latest checkpoint, a C2SP signed note signed by its log key, verbatim;
+    empty when the message only returns a cosignature.
+    """
+    proof_from: _builtins.int
+    """The tree size the consistency proof starts at: the largest checkpoint of the sender's log
+    the recipient has cosigned, as far as the sender knows; 0 when it knows of none.
+    """
+    cosigned: _builtins.bytes
+    """A checkpoint of the recipient's log (as the recipient signed it) with the sender's
+    tlog-cosignature line added; empty when the message only carries `checkpoint`.
+    """
+    @_builtins.property
+    def consistency_proof(self) -> _containers.RepeatedScalarFieldContainer[_builtins.bytes]:
+        """RFC 9162 PROOF(proof_from, D[size]) in the RFC's order, 32 bytes each; empty when
+        proof_from is 0 or equals the checkpoint's size.
+        """
+
+    def __init__(
+        self,
+        *,
+        office: _builtins.str = ...,
+        checkpoint: _builtins.bytes = ...,
+        proof_from: _builtins.int = ...,
+        consistency_proof: _abc.Iterable[_builtins.bytes] | None = ...,
+        cosigned: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["checkpoint", b"checkpoint", "consistency_proof", b"consistency_proof", "cosigned", b"cosigned", "office", b"office", "proof_from", b"proof_from"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckpointExchange: _TypeAlias = CheckpointExchange  # noqa: Y015

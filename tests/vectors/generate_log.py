@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from broker.ledger import (
 )
 from broker.ledger.checkpoint import Checkpoint, cosign_checkpoint
 from broker.ledger.note import b64encode
+from broker.model.checkpoint_exchange import CheckpointExchange
 
 OUT = Path(__file__).resolve().parent / "log"
 NETWORK = "liaison.example"
@@ -203,6 +205,7 @@ def demo_entries() -> list[LogEntry]:
             reply | {"actor": LOG_OFFICE, "purpose": "DEMO oversight review 2026-07"},
         ),
         (E.ENVELOPES_PURGED, {"purged_before": 1000}),
+        (E.COSIGNATURE_RECEIVED, checkpoint | {"sender": "VN-BCA-C02"}),
     ]
     return [
         LogEntry(event, at + timedelta(seconds=i), **fields)
@@ -259,6 +262,38 @@ def build() -> dict[str, bytes]:
             consistency, cosigned
         ),
         "entries.json": _json(entries_document()),
+        "checkpoint-exchange.json": _json(
+            exchange_document(signed_new, consistency.hashes, cosigned)
+        ),
+    }
+
+
+def exchange_document(checkpoint: bytes, proof: Sequence[bytes], cosigned: bytes) -> dict[str, Any]:
+    """The two CHECKPOINT payloads of one round trip (docs/exchange-log.md, "Checkpoint
+    exchange"): the log's checkpoint with its proof from size 100, and the cosigned reply."""
+    sent = CheckpointExchange(
+        office=LOG_OFFICE,
+        checkpoint=checkpoint,
+        proof_from=OLD_CHECKPOINT_SIZE,
+        consistency_proof=tuple(proof),
+    )
+    reply = CheckpointExchange(office=WITNESS_OFFICE, cosigned=cosigned)
+    return {
+        "about": "liaison.v1.CheckpointExchange payloads (proto/liaison/v1/log.proto)",
+        "warning": "DEMO ONLY: the keys are public (keys.json).",
+        "rule": "bytes: deterministic protobuf; notes are the signed notes verbatim",
+        "payloads": [
+            {
+                "name": name,
+                "office": message.office,
+                "checkpoint": message.checkpoint.decode(),
+                "proof_from": message.proof_from,
+                "consistency_proof": [b64encode(h) for h in message.consistency_proof],
+                "cosigned": message.cosigned.decode(),
+                "bytes_hex": message.to_bytes().hex(),
+            }
+            for name, message in (("checkpoint", sent), ("cosigned reply", reply))
+        ],
     }
 
 
