@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pika  # noqa: TID251 - this package owns pika
@@ -137,6 +138,33 @@ class LinkEngine:
     def force_stop(self) -> None:
         self._stopping = True
         self._ioloop.stop()
+
+    def probe_queue(self, queue: str, on_count: Callable[[str, int], None]) -> None:
+        """Ask the broker how many messages ``queue`` holds, with a passive declare on a
+        short-lived channel of its own: a refusal (404 no such queue, 403) closes that channel
+        only, never the session's, whose publishes in flight would be sent again. Skipped while
+        disconnected, blocked (the broker reads nothing then) or stopping."""
+        connection = self._connection
+        if connection is None or not connection.is_open or self._stopping or self._blocked:
+            return
+
+        def declared(channel: Any, frame: Any) -> None:
+            on_count(queue, int(frame.method.message_count))
+            if channel.is_open:
+                channel.close()
+
+        def closed(_channel: Any, exc: BaseException) -> None:
+            if isinstance(exc, pika.exceptions.ChannelClosedByBroker):
+                _log.warning("amqp_probe_refused", queue=queue, reason=describe(exc))
+
+        def opened(channel: Any) -> None:
+            channel.add_on_close_callback(closed)
+            channel.queue_declare(queue, passive=True, callback=partial(declared, channel))
+
+        try:
+            connection.channel(on_open_callback=opened)
+        except Exception as exc:  # noqa: BLE001 - a probe must never disturb the link
+            _log.warning("amqp_probe_failed", queue=queue, reason=describe(exc))
 
     # ------------------------------------------------------------------ timers and state
 

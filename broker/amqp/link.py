@@ -82,6 +82,9 @@ class AmqpLink:
         self._accepting = True
         self._ioloop: Any = None
         self._thread: threading.Thread | None = None
+        # queue_depth(): queue -> (message count, monotonic time it was read); when last asked.
+        self._depths: dict[str, tuple[int, float]] = {}
+        self._asked: dict[str, float] = {}
 
     def start(self) -> None:
         """Start the I/O thread; it connects, and keeps reconnecting, in the background."""
@@ -164,6 +167,29 @@ class AmqpLink:
     def wait_connected(self, timeout: float) -> bool:
         """Wait until ``connected``; False if ``timeout`` seconds passed first."""
         return self._engine.ready.wait(timeout)
+
+    def queue_depth(self, queue: str, *, max_age: float = 30.0) -> int | None:
+        """How many messages ``queue`` held when the broker last said (a passive declare: an
+        office may declare its own queues, docs/topology.md), or None when it has not said in
+        the last ``2 * max_age`` seconds. Asks again in the background, while connected, at
+        most every ``max_age`` seconds. Thread-safe; never blocks."""
+        now = time.monotonic()
+        with self._lock:
+            known = self._depths.get(queue)
+            asked = self._asked.get(queue)
+            fresh = known is not None and now - known[1] < max_age
+            due = not fresh and (asked is None or now - asked >= max_age)
+            if due and self.connected and self._accepting and self._ioloop is not None:
+                self._asked[queue] = now
+                probe = partial(self._engine.probe_queue, queue, self._note_depth)
+                self._ioloop.add_callback_threadsafe(probe)
+        if known is None or now - known[1] >= 2 * max_age:
+            return None
+        return known[0]
+
+    def _note_depth(self, queue: str, count: int) -> None:
+        with self._lock:  # on the I/O thread: just note it
+            self._depths[queue] = (count, time.monotonic())
 
     def health(self) -> LinkHealth:
         """A snapshot for status output (values may be a moment old)."""

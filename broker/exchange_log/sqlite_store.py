@@ -361,6 +361,15 @@ class ExchangeLog:
             ).fetchall()
         return tuple(_stored_checkpoint(row) for row in rows)
 
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        """The checkpoint made last, or None (one row: for monitoring, however many there are)."""
+        with _sqlite_errors(self.path):
+            row = self._conn.execute(
+                "SELECT seq, size, created_ms, key_id, note FROM checkpoints"
+                " ORDER BY seq DESC LIMIT 1"
+            ).fetchone()
+        return None if row is None else _stored_checkpoint(row)
+
     # ------------------------------------------------------------ reading
 
     def entry_bytes(self, index: int) -> bytes:
