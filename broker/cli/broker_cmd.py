@@ -8,7 +8,6 @@ and its users.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,14 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from broker.cli.broker_secrets import (
+    link_passwords,
+    link_secret_path,
+    office_passwords,
+    secret_path,
+    write_private,
+)
+from broker.cli.certs_cmd import certs_command
 from broker.cli.output import emit, err, json_option
 from broker.directory import TrustState, accept_directory
 from broker.directory.store import read_directory_file, read_pinned_root
@@ -45,7 +52,6 @@ from broker.topology import (
     inbox_queue,
     link_user,
     links_of,
-    new_password,
     outbound_queue,
     parse_routes,
     parse_sites,
@@ -56,102 +62,9 @@ from broker.topology import (
     site_links,
 )
 
-SECRET_SUFFIX = ".amqp-password"  # noqa: S105 - a file name suffix, not a password
-MAX_SECRET_BYTES = 1024
 MAX_DEFINITIONS_BYTES = 16 << 20
 DEFAULT_VHOST = "liaison"
 SHOVELS_FILE = "shovels.json"
-
-
-def secret_path(out: Path, office_id: str) -> Path:
-    """Where ``definitions --out`` keeps an office's broker password (one line, mode 0600)."""
-    return out / "secrets" / f"{office_id}{SECRET_SUFFIX}"
-
-
-def link_secret_path(link_secrets: Path, link: SiteLink, *, user_prefix: str = "") -> Path:
-    """Where a link user's password lives: ``<link_secrets>/<to site>/<user>.amqp-password``.
-    The far site hashes it into its definitions; the near site puts it in its shovel's URI."""
-    user = link_user(link.from_site, user_prefix=user_prefix)
-    return link_secrets / link.to_site / f"{user}{SECRET_SUFFIX}"
-
-
-def _read_secret(path: Path) -> str:
-    try:
-        mode = path.stat().st_mode
-        if mode & 0o077:
-            raise KeyFileError(
-                f"{path} is readable by others (mode {mode & 0o777:o}); chmod 600 it"
-            )
-        with path.open("rb") as fh:
-            raw = fh.read(MAX_SECRET_BYTES + 1)
-    except OSError as exc:
-        raise KeyFileError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        password = raw.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise KeyFileError(f"{path} is not UTF-8 text") from None
-    if not password or len(raw) > MAX_SECRET_BYTES or not password.isprintable():
-        raise KeyFileError(f"{path} does not hold a password on one line")
-    return password
-
-
-def _write_private(path: Path, data: bytes, *, exclusive: bool) -> None:
-    """Write ``data`` to ``path`` mode 0600: never over an existing file if ``exclusive``,
-    else through a temporary file renamed into place."""
-    target = path if exclusive else path.with_name(path.name + ".tmp")
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
-    try:
-        fd = os.open(target, flags, 0o600)
-        os.fchmod(fd, 0o600)  # a leftover temporary file would keep its old mode
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if not exclusive:
-            target.replace(path)
-    except OSError as exc:
-        raise KeyFileError(f"cannot write {path}: {exc.strerror}") from None
-
-
-def _passwords(routes: tuple[OfficeRoute, ...], out: Path) -> tuple[dict[str, str], list[str]]:
-    """Each office's password: kept from its secret file, or new (written mode 0600)."""
-    secrets_dir = out / "secrets"
-    try:
-        secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise KeyFileError(f"cannot create {secrets_dir}: {exc.strerror}") from None
-    passwords: dict[str, str] = {}
-    created: list[str] = []
-    for route in routes:
-        path = secret_path(out, route.office_id)
-        if path.exists():
-            passwords[route.office_id] = _read_secret(path)
-        else:
-            passwords[route.office_id] = new_password()
-            _write_private(path, passwords[route.office_id].encode("ascii"), exclusive=True)
-            created.append(route.office_id)
-    return passwords, created
-
-
-def _link_passwords(
-    links: list[SiteLink], link_secrets: Path, user_prefix: str
-) -> dict[tuple[str, str], str]:
-    """Each link user's password: kept from its file under ``link_secrets``, or new (written
-    mode 0600). The first site's run makes it; the other site's run must read the same file."""
-    passwords: dict[tuple[str, str], str] = {}
-    for link in links:
-        path = link_secret_path(link_secrets, link, user_prefix=user_prefix)
-        try:
-            path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        except OSError as exc:
-            raise KeyFileError(f"cannot create {path.parent}: {exc.strerror}") from None
-        if path.exists():
-            password = _read_secret(path)
-        else:
-            password = new_password()
-            _write_private(path, password.encode("ascii"), exclusive=True)
-        passwords[(link.from_site, link.to_site)] = password
-    return passwords
 
 
 def _ctl_options(func: Any) -> Any:
@@ -188,6 +101,9 @@ def broker() -> None:
     partners its agreements allow; it reads only its own inbox and dead letters, and can
     declare or delete nothing. RabbitMQ itself enforces this (docs/topology.md).
     """
+
+
+broker.add_command(certs_command)  # the brokers' TLS files: broker/cli/certs_cmd.py
 
 
 @broker.command("definitions")
@@ -297,7 +213,7 @@ def definitions_command(
         user_prefix=users_prefix,
         delivery_limit=delivery_limit,
     )
-    passwords, created = _passwords(routes, out)
+    passwords, created = office_passwords(routes, out)
     document = build_definitions(
         routes,
         vhost=vhost,
@@ -307,24 +223,24 @@ def definitions_command(
     )
     link_report: list[dict[str, Any]] = []
     if sites_file is not None and link_secrets is not None and site is not None:
-        link_passwords = _link_passwords(links, link_secrets, users_prefix)
+        passwords_of_links = link_passwords(links, link_secrets, users_prefix)
         document = add_links(
-            document, links, site=site, passwords=link_passwords, user_prefix=users_prefix
+            document, links, site=site, passwords=passwords_of_links, user_prefix=users_prefix
         )
         shovels = shovel_parameters(
             links,
             site=site,
             vhost=vhost,
             sites=_read_sites(sites_file),
-            passwords=link_passwords,
+            passwords=passwords_of_links,
             user_prefix=users_prefix,
         )
         shovel_text = json.dumps(shovels, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        _write_private(out / SHOVELS_FILE, shovel_text.encode("utf-8"), exclusive=False)
+        write_private(out / SHOVELS_FILE, shovel_text.encode("utf-8"), exclusive=False)
         link_report = _links_report(links, site, link_secrets, users_prefix)
     definitions_file = out / "definitions.json"
     text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    _write_private(definitions_file, text.encode("utf-8"), exclusive=False)
+    write_private(definitions_file, text.encode("utf-8"), exclusive=False)
     targets = publish_targets(routes)
     linked = {r for link in links if link.from_site == site for _, r in link.pairs}
     remote = sorted(remote_partners(routes) - linked)
