@@ -134,6 +134,11 @@ class AmqpSection:
     # Prefix of the broker user names ("" in production): office X logs in, and stamps its
     # AMQP user_id, as broker.topology.amqp_user(X, user_prefix=...). Test sites set one.
     user_prefix: str = _setting("", check=_user_prefix)
+    # amqps:// only: the CA that signed the broker's certificate (default: the system's), and a
+    # client certificate with its key (mode 0600) when the broker wants one.
+    ca_file: Path | None = _setting(None)
+    cert_file: Path | None = _setting(None)
+    key_file: Path | None = _setting(None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,9 +201,12 @@ class HandoverSection:
     pickup_dir: Path | None = _setting(None)
     # Seconds between looks at pickup_dir.
     pickup_interval: float = _setting(1.0, check=_positive)
-    # Refuse a hand-over when the format loses a field the adapter marks essential.
-    refuse_essential_loss: bool = _setting(default=True)
-    # http: the partner system's endpoint; TLS is verified (ca_file adds a private CA).
+    # Fields the office cannot do without: a hand-over whose format would lose one of them
+    # (or a field the adapter itself marks essential) is refused, not made incomplete.
+    # Dotted paths without indices: "attachments", "places.coordinates", "persons.documents".
+    essential: tuple[str, ...] = _setting(())
+    # http: the partner system's endpoint. TLS is always verified: against the system's
+    # trusted CAs, or only against ca_file when it is given (a private CA).
     url: str = _setting("", check=_http_url)
     # http: a file holding a bearer token for the endpoint (mode 0600).
     token_file: Path | None = _setting(None)
@@ -385,15 +393,63 @@ def check_files(config: OfficeConfig) -> list[ConfigProblem]:
     pinned = config.directory.pinned_root
     if pinned is not None and not pinned.is_file():
         problems.append(ConfigProblem("directory.pinned_root", f"no such file: {pinned}"))
-    secret = config.amqp.password_file
-    if secret is not None:
+    secrets = {
+        "amqp.password_file": config.amqp.password_file,
+        "amqp.key_file": config.amqp.key_file,
+        "handover.token_file": config.handover.token_file,
+        "handover.key_file": config.handover.key_file,
+        "partner_api.token_file": config.partner_api.token_file,
+        "partner_api.key_file": config.partner_api.key_file,
+    }
+    for where, secret in secrets.items():
+        if secret is None:
+            continue
         if not secret.is_file():
-            problems.append(ConfigProblem("amqp.password_file", f"no such file: {secret}"))
+            problems.append(ConfigProblem(where, f"no such file: {secret}"))
         elif secret.stat().st_mode & 0o077:
+            mode = secret.stat().st_mode & 0o777
             problems.append(
-                ConfigProblem(
-                    "amqp.password_file",
-                    f"readable by others (mode {secret.stat().st_mode & 0o777:o}); chmod 600 it",
-                )
+                ConfigProblem(where, f"readable by others (mode {mode:o}); chmod 600 it")
             )
+    for where, path in {
+        "amqp.ca_file": config.amqp.ca_file,
+        "amqp.cert_file": config.amqp.cert_file,
+        "handover.ca_file": config.handover.ca_file,
+        "handover.cert_file": config.handover.cert_file,
+        "partner_api.cert_file": config.partner_api.cert_file,
+        "partner_api.client_ca_file": config.partner_api.client_ca_file,
+    }.items():
+        if path is not None and not path.is_file():
+            problems.append(ConfigProblem(where, f"no such file: {path}"))
+    problems.extend(_handover_problems(config))
+    return problems
+
+
+def _handover_problems(config: OfficeConfig) -> list[ConfigProblem]:
+    from adapters.base import available  # noqa: PLC0415 - the registry, only when checking
+
+    section, problems = config.handover, []
+    names = {"canonical", *available()}
+    if section.adapter not in names:
+        known = ", ".join(sorted(names))
+        problems.append(
+            ConfigProblem("handover.adapter", f"no adapter {section.adapter!r} ({known})")
+        )
+    if section.transport == "http" and not section.url:
+        problems.append(ConfigProblem("handover.url", "required when handover.transport is http"))
+    if (section.cert_file is None) != (section.key_file is None):
+        problems.append(ConfigProblem("handover.cert_file", "give both cert_file and key_file"))
+    api = config.partner_api
+    if api.listen and api.token_file is None and api.client_ca_file is None:
+        problems.append(
+            ConfigProblem(
+                "partner_api.listen", "needs token_file or client_ca_file: no open endpoint"
+            )
+        )
+    if api.listen and config.handover.pickup_dir is None:
+        problems.append(
+            ConfigProblem(
+                "partner_api.listen", "needs handover.pickup_dir, where it puts the files"
+            )
+        )
     return problems

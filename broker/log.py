@@ -32,6 +32,10 @@ SAFE_FIELDS = frozenset(
         "queue", "exchange", "routing_key", "delivery_tag", "attempt", "attempts", "delay",
         "count", "size", "elapsed", "url", "host", "port", "vhost", "path", "file",
         "adapter", "format", "transport", "component", "pid", "signal",
+        # A schema path such as "persons[0].documents" (a loss report), never a value.
+        "field_path",
+        # Exchange logs: an origin names an office's log (network/log/office id), and a size.
+        "log_origin", "tree_size",
     }
 )  # fmt: skip
 SAFE_SUFFIXES = ("_id", "_ids", "_digest", "_at", "_count", "_ms", "_s", "_bytes", "_index")
@@ -111,5 +115,8 @@ def configure_logging(
 def get_logger(component: str) -> Any:
     """A bound logger for one component (``daemon``, ``publisher``, ...)."""
     # Bound lazily: a logger made at import time must still use the configuration set later
-    # (configure_logging), or it would print unredacted.
+    # (configure_logging), or it would print unredacted. A program that uses the library
+    # without configuring logging gets structlog's defaults only after our redaction is in.
+    if not structlog.is_configured():
+        configure_logging()
     return structlog.get_logger(component=component)

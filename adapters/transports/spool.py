@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -36,10 +36,12 @@ def ensure_folder(folder: Path) -> None:
     """Create ``folder`` (0700) if needed; ConfigError naming it when the disk refuses."""
     if folder.is_dir():
         return
+    missing = [folder, *(p for p in folder.parents if not p.exists())]
     try:
-        folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
-        folder.chmod(DIR_MODE)
-        fsync_dir(folder.parent)
+        for each in reversed(missing):  # every folder we create is private, not just the last
+            each.mkdir(mode=DIR_MODE, exist_ok=True)
+            each.chmod(DIR_MODE)
+            fsync_dir(each.parent)
     except OSError as exc:
         raise ConfigError(f"cannot create folder {folder}: {exc.strerror}") from None
 
@@ -134,9 +136,10 @@ class PickupFolder:
         for folder in (self.folder, self.done, self.failed):
             ensure_folder(folder)
 
-    def ready(self) -> Iterator[Picked]:
-        """Files whose size has not changed since the last look, oldest name first."""
+    def ready(self) -> list[Picked]:
+        """Files whose size has not changed since the last look, by name."""
         seen: dict[str, int] = {}
+        settled: list[Picked] = []
         try:
             entries = sorted(os.scandir(self.folder), key=lambda e: e.name)
         except OSError as exc:
@@ -153,8 +156,9 @@ class PickupFolder:
                 continue  # gone meanwhile
             seen[name] = size
             if self._sizes.get(name) == size:
-                yield Picked(Path(entry.path), size)
-        self._sizes = seen
+                settled.append(Picked(Path(entry.path), size))
+        self._sizes = seen  # a file taken is forgotten when it is moved (_move)
+        return settled
 
     def read(self, picked: Picked) -> bytes:
         """The file's bytes; InputError if it is larger than any partner file may be."""

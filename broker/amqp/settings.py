@@ -172,6 +172,9 @@ class AmqpSettings:
             heartbeat=amqp.heartbeat,
             prefetch=amqp.prefetch,
             blocked_connection_timeout=amqp.blocked_connection_timeout,
+            tls_ca_file=amqp.ca_file,
+            tls_cert_file=amqp.cert_file,
+            tls_key_file=amqp.key_file,
         )
 
 

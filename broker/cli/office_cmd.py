@@ -33,6 +33,7 @@ from broker.daemon import (
     respond,
     submit,
 )
+from broker.daemon.http_probe import start_probe
 from broker.daemon.office import OfficePaths
 from broker.daemon.reports import (
     inbox_json,
@@ -166,7 +167,9 @@ def daemon_command(
     \b
     Logs JSON lines on standard error (log.format in the configuration). On SIGTERM or
     SIGINT it stops consuming, finishes the messages it holds, waits for pending confirms,
-    and exits 0. Health: <data_dir>/daemon-status.json, or 'liaison status --health'.
+    and exits 0. Health: <data_dir>/daemon-status.json, or 'liaison status --health'; with
+    [metrics] listen = "HOST:PORT", also /metrics (Prometheus), /healthz and /readyz over
+    HTTP there (docs/operations.md).
     """
     config = load_config(config_path)
     configure_logging(fmt=config.log.format, level=config.log.level)
@@ -177,6 +180,8 @@ def daemon_command(
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         received.append(signum)  # only note it: the main loop below does the stopping
 
+    # Bound before the daemon starts, so that a port in use fails before anything is opened.
+    probe = start_probe(config.metrics.listen, daemon, office_id=office.office_id)
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         daemon.start()
@@ -186,6 +191,8 @@ def daemon_command(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if probe is not None:
+            probe.stop()
     if daemon.error is not None:
         if isinstance(daemon.error, LiaisonError):
             raise daemon.error
@@ -255,6 +262,12 @@ def _health(paths: OfficePaths, now: datetime, as_json: bool) -> None:
             link = document.get("link", {})
             console.print(f"state {document.get('state')}, link {link.get('state')}")
             console.print(f"counts {document.get('counts')}")
+            witness = document.get("witness")
+            if isinstance(witness, dict) and witness.get("fork_alarms"):
+                console.print(
+                    f"fork alarms: {witness['fork_alarms']} (a partner's log contradicts what"
+                    " this office cosigned; see the exchange log's fork-alarm entries)"
+                )
 
     emit(data, as_json=as_json, human=human)
     if not verdict.healthy:
@@ -270,8 +283,9 @@ def inbox_command(*, config_path: Path, as_json: bool) -> None:
     \b
       liaison inbox --config office.toml
     \b
-    Each was handed over to the office's system (spool/in/<message-id>.json). Answer one with
-    'liaison respond ENQUIRY_ID response.json'.
+    Each was handed over to the office's system as [handover] says (by default
+    data/spool/in/<message-id>.json). Answer one with 'liaison respond ENQUIRY_ID
+    response.json', or let the office's system drop its answer into the pickup folder.
     """
     config = load_config(config_path)
     now = datetime.now(UTC)

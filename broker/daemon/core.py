@@ -11,17 +11,22 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from adapters.transports.http_in import PartnerApi
+from adapters.transports.spool import PickupFolder
 from broker.amqp import AmqpLink, Delivery, Published
 from broker.daemon.decisions import Arrival
+from broker.daemon.handover import handover_from_config
 from broker.daemon.inbound import Inbound, Settle
-from broker.daemon.office import Office, load_directory
+from broker.daemon.monitoring import Monitoring
+from broker.daemon.office import Office, load_directory, read_secret
 from broker.daemon.outbound import Publisher, RetryPolicy
+from broker.daemon.pickup import PickupWatcher
 from broker.daemon.upkeep import Checkpointer, FileWatch, directory_loaded
+from broker.daemon.witnessing import Witness
 from broker.errors import LiaisonError
 from broker.exchange_log import EventType, ExchangeLog, LogEntry, log_signer
 from broker.log import get_logger
 from broker.office_store import OfficeStore
-from broker.spool import Spool
 from broker.topology import amqp_user
 
 
@@ -47,6 +52,7 @@ class Core:
         retry: RetryPolicy,
         checkpoint_entries: int,
         checkpoint_interval: float,
+        checkpoint_share_interval: float = 600.0,
     ) -> None:
         self._office = office
         self._link = link
@@ -65,13 +71,34 @@ class Core:
             interval=checkpoint_interval,
             clock=clock,
         )
-        self.inbound = Inbound(
+        handover = handover_from_config(office.config, read_secret=read_secret, rng=rng)
+        self.inbound = Inbound(self.office, self.store, paths.envelope_store(), handover, rng=rng)
+        self.witness = Witness(
             self.office,
             self.store,
+            self.log,
             paths.envelope_store(),
-            Spool(paths.data_dir, rng=rng),
+            network=network,
+            interval=checkpoint_share_interval,
             rng=rng,
         )
+        self.inbound.witness = self.witness.receive
+        self.pickup: PickupWatcher | None = None
+        pickup_dir = office.config.handover.pickup_dir
+        if pickup_dir is not None:
+            folder = PickupFolder(pickup_dir, max_bytes=handover.codec.max_input_bytes)
+            folder.prepare()
+            self.pickup = PickupWatcher(self.office, self.store, handover.codec, folder, rng=rng)
+        self.partner_api: PartnerApi | None = None
+        if office.config.partner_api.listen and pickup_dir is not None:
+            # The office's system may POST its files instead of writing them into the folder.
+            self.partner_api = PartnerApi.from_config(
+                office.config.partner_api,
+                pickup_dir=pickup_dir,
+                suffixes=handover.codec.suffixes,
+                max_bytes=handover.codec.max_input_bytes,
+                read_secret=read_secret,
+            )
         self.publisher = Publisher(
             self.store,
             link,
@@ -81,12 +108,17 @@ class Core:
             retry=retry,
         )
         self._directory_watch = FileWatch(office.config.directory.file)
+        self.monitoring = Monitoring(
+            self.store, self.log, link, office_id=office.office_id, clock=clock
+        )
 
     def office(self) -> Office:
         return self._office
 
     def started(self) -> None:
         """Log the start, finish what a crash left unfinished, chase, flush."""
+        if self.partner_api is not None:
+            self.partner_api.start()
         now = self._clock()
         self.store.record(
             [
@@ -144,10 +176,17 @@ class Core:
             _log().warning("deliveries_expired", count=expired)
         self.store.purge_rejected(now - skew)
 
+    def take_pickups(self) -> None:
+        """Send what the office's system dropped into its pickup folder."""
+        if self.pickup is not None and self.pickup.poll(now=self._clock()):
+            self.publish_due()
+
     def checkpoint(self, *, force: bool = False) -> None:
         size = self.checkpointer.maybe(force=force)
         if size is not None:
             _log().info("log_checkpoint", size=size)
+        if not force and self.witness.share(self._clock()):  # at stop the link is gone
+            self.publish_due()
 
     def check_directory(self) -> None:
         """Run on a new edition of the directory file once it is accepted."""
@@ -168,14 +207,20 @@ class Core:
     def figures(self) -> dict[str, Any]:
         """Counts and backlogs for the status file."""
         return {
-            "counts": asdict(self.inbound.counts) | asdict(self.publisher.counts),
+            "counts": asdict(self.inbound.counts)
+            | asdict(self.publisher.counts)
+            | (asdict(self.pickup.counts) if self.pickup is not None else {}),
             "in_flight": self.publisher.in_flight,
             "outbox": self.store.delivery_counts(),
             "inbox": self.store.inbox_counts(),
             "log_pending": self.store.pending_log_entries(),
+            "witness": self.witness.figures(),
+            **self.monitoring.figures(),
         }
 
     def close(self) -> None:
+        if self.partner_api is not None:
+            self.partner_api.stop()
         for closing in (self.store, self.log):
             try:
                 closing.close()

@@ -5,7 +5,9 @@ For a new message, in this order (docs/daemon.md, "Receiving"):
 1. the envelope into the envelope store (content-addressed: storing it twice is a no-op);
 2. ONE durable transaction: the inbox row and its log entries (RECEIVED, and RESPONSE_RECEIVED
    or RECEIPT_RECEIVED with the effect on our outbox);
-3. the hand-over: ``spool/in/<message-id>.json``, written once;
+3. the hand-over: encoded in the office's format and given to its transport (``handover.py``),
+   complete only when the transport confirms; a failed or refused hand-over leaves the message
+   "received" (the receipt waits) and is tried again at the next chase;
 4. ONE durable transaction: handed over, the HANDED_OVER entry, the signed DELIVERED receipt
    queued in the outbox with its RECEIPT_SENT entry;
 5. the ack (by the caller).
@@ -34,17 +36,25 @@ from broker.daemon.decisions import (
     receipt_for,
     rejection_entry,
 )
+from broker.daemon.handover import Handover, HandoverRefused
 from broker.daemon.office import Office
 from broker.daemon.outgoing import Sealed, receipt_sent_entry, seal_outgoing
 from broker.envelope import Header, MessageKind
-from broker.errors import InputError, LiaisonError, PolicyRefused, RejectReason
+from broker.errors import (
+    ConfigError,
+    InputError,
+    LiaisonError,
+    PolicyRefused,
+    RejectReason,
+    TransportError,
+)
 from broker.exchange_log import EnvelopeStore, EventType, entry_for_envelope
 from broker.exchange_log.envelope_store import MAX_STORED_BYTES
 from broker.letters import open_message
 from broker.log import get_logger
+from broker.messages import Message
 from broker.model import CaseResponse
 from broker.office_store import InboxRow, InboxState, OfficeStore, RejectedRow
-from broker.spool import Spool
 
 
 def _log() -> Any:
@@ -66,6 +76,7 @@ class InboundCounts:
     duplicates: int = 0
     rejected: int = 0
     handed_over: int = 0
+    hand_over_failures: int = 0
     receipts_queued: int = 0
 
 
@@ -77,16 +88,18 @@ class Inbound:
         office: Callable[[], Office],
         store: OfficeStore,
         envelopes: EnvelopeStore,
-        spool: Spool,
+        handover: Handover,
         *,
         rng: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self._office = office  # a callable: the directory may be reloaded while we run
         self._store = store
         self._envelopes = envelopes
-        self._spool = spool
+        self._handover = handover
         self._rng = rng
         self.counts = InboundCounts()
+        # Acts on accepted CHECKPOINT messages (the core sets it: witnessing.Witness.receive).
+        self.witness: Callable[[Accepted, datetime], None] | None = None
 
     def _context(self) -> Context:
         office = self._office()
@@ -107,6 +120,10 @@ class Inbound:
 
     def _accept(self, accepted: Accepted, body: bytes, now: datetime) -> Settle:
         header, message = accepted.header, accepted.letter.message
+        if header.kind is MessageKind.CHECKPOINT and self.witness is not None:
+            # Before the inbox row: a crash in between redelivers it, and witnessing the same
+            # checkpoint twice changes nothing (docs/exchange-log.md, "Checkpoint exchange").
+            self.witness(accepted, now)
         enquiry = None
         if isinstance(message, CaseResponse):
             enquiry = self._store.enquiry_sent_to(message.enquiry_id, header.sender)
@@ -131,12 +148,27 @@ class Inbound:
             state=state.value if state is not None else None,
         )
         if plan.hand_over:
-            self._hand_over(header, accepted.digest, message.to_json(), now)
+            self._hand_over(header, accepted.digest, message, now)
         return Settle.ACK
 
-    def _hand_over(self, header: Header, digest: bytes, document: str, now: datetime) -> None:
-        if self._spool.hand_over(header.message_id, document):
-            self.counts.handed_over += 1
+    def _hand_over(self, header: Header, digest: bytes, message: Message, now: datetime) -> bool:
+        """Hand over and record it; False (logged, the message stays "received" for the next
+        chase) when the format refuses it or the transport did not confirm."""
+        try:
+            handover = self._handover.prepare(header, message)
+            for loss in handover.encoded.losses:
+                _log().warning(
+                    "hand_over_loss", message_id=header.message_id, field_path=loss.field,
+                    reason=loss.reason, adapter=self._handover.codec.name,
+                )  # fmt: skip
+            reference = self._handover.deliver(handover)
+        except (HandoverRefused, TransportError, ConfigError) as exc:
+            self.counts.hand_over_failures += 1
+            _log().error(
+                "hand_over_refused" if isinstance(exc, HandoverRefused) else "hand_over_failed",
+                message_id=header.message_id, sender=header.sender, exc_info=exc,
+            )  # fmt: skip
+            return False
         receipt = self._seal_receipt(header, digest, now)
         entries = [entry_for_envelope(EventType.HANDED_OVER, header, digest, time=now)]
         if receipt is not None:
@@ -149,8 +181,13 @@ class Inbound:
             receipt=receipt.outgoing if receipt is not None else None,
         )
         if done:
+            self.counts.handed_over += 1
             self.counts.receipts_queued += receipt is not None
-            _log().info("message_handed_over", message_id=header.message_id, sender=header.sender)
+            _log().info(
+                "message_handed_over", message_id=header.message_id, sender=header.sender,
+                transport=self._handover.transport.name, file=reference,
+            )  # fmt: skip
+        return True
 
     def _seal_receipt(
         self, header: Header, digest: bytes, now: datetime, reason: RejectReason | None = None
@@ -186,11 +223,11 @@ class Inbound:
             self._store.resend(row.receipt_message_id)  # the original receipt, again
         return Settle.ACK
 
-    def finish(self, row: InboxRow, *, now: datetime) -> None:
+    def finish(self, row: InboxRow, *, now: datetime) -> bool:
         """Hand over an accepted message whose hand-over did not happen (a crash, a full disk):
         open it again as of its creation (it was accepted then) and carry on from step 3."""
         if row.kind not in (MessageKind.ENQUIRY, MessageKind.RESPONSE):
-            return
+            return False
         office = self._office()
         letter = open_message(
             row.envelope,
@@ -199,15 +236,14 @@ class Inbound:
             now=row.created_at,
             limits=office.limits,
         )
-        self._hand_over(letter.opened.header, row.digest, letter.message.to_json(), now)
+        return self._hand_over(letter.opened.header, row.digest, letter.message, now)
 
     def resume(self, *, now: datetime) -> int:
         """Finish every accepted message not yet handed over; how many were finished."""
         finished = 0
         for row in self._store.unfinished():
             try:
-                self.finish(row, now=now)
-                finished += 1
+                finished += self.finish(row, now=now)
             except LiaisonError as exc:
                 _log().error("hand_over_failed", message_id=row.message_id, exc_info=exc)
         return finished

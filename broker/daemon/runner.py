@@ -69,6 +69,8 @@ class DaemonSettings:
     # Sign a checkpoint of the log after this many new entries, or this often if it grew.
     checkpoint_entries: int = 1000
     checkpoint_interval: float = 600.0
+    # Send the latest checkpoint to the partners at most this often (when there is a new one).
+    checkpoint_share_interval: float = 600.0
     # How often the directory file is checked for a new edition.
     directory_check: float = 60.0
     # stop(): time to finish held deliveries, then the link's own stop timeout.
@@ -200,6 +202,7 @@ class OfficeDaemon:
             retry=settings.retry,
             checkpoint_entries=settings.checkpoint_entries,
             checkpoint_interval=settings.checkpoint_interval,
+            checkpoint_share_interval=settings.checkpoint_share_interval,
         )
         self._started_at = self._clock().isoformat()
         self._core.started()
@@ -216,7 +219,8 @@ class OfficeDaemon:
 
     def _loop(self) -> None:
         core, settings, clock = self._the_core(), self._settings, time.monotonic
-        next_poll = next_health = next_directory = clock()
+        next_poll = next_health = next_directory = next_pickup = clock()
+        pickup_every = self._office.config.handover.pickup_interval
         next_chase = clock() + settings.chase_interval
         while not self._stop.is_set():
             batch = self._take(settings.tick)
@@ -225,6 +229,9 @@ class OfficeDaemon:
             if batch or moment >= next_poll:
                 self._guard("publish", core.publish_due)
                 next_poll = moment + settings.outbox_poll
+            if moment >= next_pickup:
+                self._guard("pickup", core.take_pickups)
+                next_pickup = moment + pickup_every
             if moment >= next_chase:
                 self._guard("chase", core.chase)
                 next_chase = moment + settings.chase_interval

@@ -72,13 +72,32 @@ def submit(
         raise InputError("this is a response: send it with 'liaison respond ENQUIRY_ID FILE'")
     if not isinstance(message, CaseEnquiry):
         raise InputError("receipts are sent by the daemon, not submitted")
-    sealed = _seal(office, message, now=now, to=to, rng=rng)
-    paths = office.paths
-    paths.envelope_store().put(sealed.outgoing.envelope)
-    with OfficeStore.open(paths.store, office_id=office.office_id) as store:
-        store.queue(sealed.outgoing, submitted_entries(sealed, now=now), now=now)
+    sealed = _seal(office, message, now=now, to=to, rng=rng)  # refused: no files made
+    with OfficeStore.open(office.paths.store, office_id=office.office_id) as store:
+        _queue_sealed(office, store, sealed, now)
         logged = _flush(office, store, network)
     return _queued(sealed, logged)
+
+
+def queue_enquiry(
+    office: Office,
+    store: OfficeStore,
+    message: CaseEnquiry,
+    *,
+    now: datetime,
+    to: Sequence[str] = (),
+    rng: Callable[[int], bytes] = os.urandom,
+) -> Sealed:
+    """Seal an enquiry and queue it in ``store`` (the daemon's pickup folder uses this with
+    the store it holds open); the caller flushes the journal."""
+    sealed = _seal(office, message, now=now, to=to, rng=rng)
+    _queue_sealed(office, store, sealed, now)
+    return sealed
+
+
+def _queue_sealed(office: Office, store: OfficeStore, sealed: Sealed, now: datetime) -> None:
+    office.paths.envelope_store().put(sealed.outgoing.envelope)
+    store.queue(sealed.outgoing, submitted_entries(sealed, now=now), now=now)
 
 
 def find_enquiry(store: OfficeStore, reference: str) -> InboxRow:
@@ -110,30 +129,39 @@ def respond(
     enquiry answered, in one transaction."""
     if not isinstance(response, CaseResponse):
         raise InputError("the file is not a case response")
-    paths = office.paths
-    with OfficeStore.open(paths.store, office_id=office.office_id) as store:
-        enquiry = find_enquiry(store, enquiry_reference)
-        if response.enquiry_id != enquiry.enquiry_id:
-            raise InputError(
-                f"the response answers enquiry {response.enquiry_id}, not {enquiry.enquiry_id}"
-            )
-        sealed = _seal(
-            office,
-            response,
-            now=now,
-            to=[enquiry.sender],
-            rng=rng,
-            related=enquiry.message_id,
-        )
-        paths.envelope_store().put(sealed.outgoing.envelope)
-        store.queue_response(
-            sealed.outgoing,
-            submitted_entries(sealed, now=now),
-            enquiry_message_id=enquiry.message_id,
-            now=now,
-        )
+    with OfficeStore.open(office.paths.store, office_id=office.office_id) as store:
+        sealed = queue_response(office, store, enquiry_reference, response, now=now, rng=rng)
         logged = _flush(office, store, network)
     return _queued(sealed, logged)
+
+
+def queue_response(
+    office: Office,
+    store: OfficeStore,
+    enquiry_reference: str,
+    response: CaseResponse,
+    *,
+    now: datetime,
+    rng: Callable[[int], bytes] = os.urandom,
+) -> Sealed:
+    """Seal a response to a received enquiry and queue it in ``store``, marking the enquiry
+    answered in the same transaction; the caller flushes the journal."""
+    enquiry = find_enquiry(store, enquiry_reference)
+    if response.enquiry_id != enquiry.enquiry_id:
+        raise InputError(
+            f"the response answers enquiry {response.enquiry_id}, not {enquiry.enquiry_id}"
+        )
+    sealed = _seal(
+        office, response, now=now, to=[enquiry.sender], rng=rng, related=enquiry.message_id
+    )
+    office.paths.envelope_store().put(sealed.outgoing.envelope)
+    store.queue_response(
+        sealed.outgoing,
+        submitted_entries(sealed, now=now),
+        enquiry_message_id=enquiry.message_id,
+        now=now,
+    )
+    return sealed
 
 
 def _seal(

@@ -209,6 +209,20 @@ class InboxStore(OutboxStore):
         rows = self.db.rows("SELECT state, count(*) FROM inbox GROUP BY state")
         return {str(state): int(n) for state, n in rows}
 
+    def overdue_received(self, now: datetime) -> int:
+        """Enquiries we received whose due time passed before we answered (for monitoring)."""
+        row = self.db.one(
+            "SELECT count(*) FROM inbox WHERE kind = ? AND state IN (?, ?)"
+            " AND due_ms IS NOT NULL AND due_ms < ?",
+            (
+                int(MessageKind.ENQUIRY),
+                InboxState.RECEIVED.value,
+                InboxState.HANDED_OVER.value,
+                to_ms(now),
+            ),
+        )
+        return 0 if row is None else int(row[0])
+
     # ------------------------------------------------------------ rejections
 
     def record_rejection(

@@ -277,6 +277,16 @@ class OutboxStore(JournalStore):
         )
         return None if row is None else bytes(row[0])
 
+    def queued_with(self, enquiry_id: str, kind: MessageKind) -> bytes | None:
+        """The message id of a message of ours of ``kind`` carrying ``enquiry_id``, if any:
+        the pickup folder uses it so that a file taken twice is not sent twice."""
+        row = self.db.one(
+            "SELECT message_id FROM outbox WHERE enquiry_id = ? AND kind = ?"
+            " ORDER BY submitted_ms LIMIT 1",
+            (enquiry_id, int(kind)),
+        )
+        return None if row is None else bytes(row[0])
+
     # ------------------------------------------------------------ chasing
 
     def mark_overdue(self, now: datetime) -> list[DeliveryRow]:
@@ -355,6 +365,24 @@ class OutboxStore(JournalStore):
         """Deliveries per state (for health)."""
         rows = self.db.rows("SELECT state, count(*) FROM deliveries GROUP BY state")
         return {str(state): int(n) for state, n in rows}
+
+    def oldest_unconfirmed(self) -> datetime | None:
+        """When the oldest delivery the broker has not yet taken (confirmed or returned) was
+        queued, or None when every one is settled (for monitoring)."""
+        row = self.db.one("SELECT min(queued_ms) FROM deliveries WHERE pending = 1")
+        return None if row is None or row[0] is None else from_ms(int(row[0]))
+
+    def overdue_sent(self, now: datetime) -> int:
+        """Deliveries of our enquiries past their due time with no answer yet, counted as at
+        ``now`` (not only those already marked overdue; for monitoring)."""
+        waiting = states_before(DeliveryEvent.OVERDUE) | {DeliveryState.OVERDUE}
+        row = self.db.one(
+            "SELECT count(*) FROM deliveries d JOIN outbox o ON o.message_id = d.message_id"
+            " WHERE o.kind = ? AND o.due_ms IS NOT NULL AND o.due_ms < ?"
+            " AND d.state IN (SELECT value FROM json_each(?))",
+            (int(MessageKind.ENQUIRY), to_ms(now), _json(s.value for s in waiting)),
+        )
+        return 0 if row is None else int(row[0])
 
     # ------------------------------------------------------------ helpers
 

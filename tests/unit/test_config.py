@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from broker.config import OfficeConfig, load_config, parse_config
+from broker.amqp.settings import AmqpSettings
+from broker.config import OfficeConfig, check_files, load_config, parse_config
 from broker.errors import ConfigError
 
 GOOD = """
@@ -137,3 +138,52 @@ def test_the_shipped_example_is_valid(tmp_path: Path, liaison) -> None:
     path = tmp_path / "office.toml"
     path.write_text(example.out, encoding="utf-8")
     assert liaison("config", "check", "--no-files", str(path)).code == 0
+
+
+def test_the_hand_over_and_partner_endpoint_settings_are_checked(tmp_path: Path) -> None:
+    (tmp_path / "keys/hk").mkdir(parents=True)
+    (tmp_path / "keys/hk/public.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "directory.bin").write_bytes(b"")
+    (tmp_path / "secret").write_text("pw", encoding="utf-8")
+    (tmp_path / "secret").chmod(0o600)
+    token = tmp_path / "token"
+    token.write_text("t", encoding="utf-8")
+    token.chmod(0o640)
+    text = GOOD + (
+        '[handover]\nadapter = "telex"\ntransport = "http"\ntoken_file = "token"\n'
+        'cert_file = "client.pem"\n[partner_api]\nlisten = "127.0.0.1:8080"\n'
+    )
+    config = parse_config(text, tmp_path / "office.toml")
+    found = check_files(config)
+    problems = {p.key_path: p.message for p in found}
+    assert problems["handover.adapter"].startswith("no adapter 'telex' (canonical, json, sheet")
+    assert problems["handover.url"] == "required when handover.transport is http"
+    assert problems["handover.token_file"].startswith("readable by others (mode 640)")
+    assert [p.message for p in found if p.key_path == "handover.cert_file"] == [
+        f"no such file: {tmp_path / 'client.pem'}",
+        "give both cert_file and key_file",
+    ]
+    assert [p.message for p in found if p.key_path == "partner_api.listen"] == [
+        "needs token_file or client_ca_file: no open endpoint",
+        "needs handover.pickup_dir, where it puts the files",
+    ]
+    with pytest.raises(ConfigError) as bad:
+        parse_config(GOOD + '[handover]\ntransport = "ftp"\nurl = "ftp://x"\n', tmp_path / "o")
+    assert {p.key_path for p in bad.value.problems} == {"handover.transport", "handover.url"}
+
+
+def test_amqps_trust_and_client_certificate_reach_the_link_settings(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        'password_file = "secret"',
+        'password_file = "secret"\nca_file = "tls/ca.pem"\ncert_file = "tls/office.pem"\n'
+        'key_file = "tls/office-key.pem"',
+    )
+    config = parse_config(text, tmp_path / "office.toml")
+    settings = AmqpSettings.from_config(config.amqp, "pw")
+    assert settings.tls_ca_file == tmp_path / "tls" / "ca.pem"
+    assert (settings.tls_cert_file, settings.tls_key_file) == (
+        tmp_path / "tls" / "office.pem",
+        tmp_path / "tls" / "office-key.pem",
+    )
+    problems = {p.key_path for p in check_files(config)}
+    assert {"amqp.ca_file", "amqp.cert_file", "amqp.key_file"} <= problems

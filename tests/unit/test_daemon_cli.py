@@ -18,14 +18,15 @@ from broker.cli.office_cmd import COMMANDS
 from broker.config import parse_config
 from broker.daemon import amqp_settings, load_office, write_status
 from broker.daemon.decisions import Arrival
+from broker.daemon.handover import handover_from_config
 from broker.daemon.inbound import Inbound, Settle
+from broker.daemon.office import read_secret
 from broker.errors import ConfigError
 from broker.exchange_log import EnvelopeStore, EventType, ExchangeLog, decode_entry
 from broker.keys.files import save_office_keys
 from broker.keys.passphrase import Kdf
 from broker.model import CaseEnquiry, CaseResponse, EnquiryType, new_id
 from broker.office_store import DeliveryState, InboxState, OfficeStore
-from broker.spool import Spool
 from broker.topology import routing_key
 from tests.demo import DIRECTORY_FILE, ROOT_FILE, make
 
@@ -183,8 +184,8 @@ def test_a_received_enquiry_is_listed_and_answered(
     vn = load_office(parse_config(vn_config.read_text(), vn_config), passphrase=None,
                      now=datetime.now(UTC))  # fmt: skip
     with OfficeStore.open(vn.paths.store, office_id=VN) as store:
-        inbound = Inbound(lambda: vn, store, EnvelopeStore(vn.paths.envelopes),
-                          Spool(vn.paths.data_dir))  # fmt: skip
+        handover = handover_from_config(vn.config, read_secret=read_secret)
+        inbound = Inbound(lambda: vn, store, EnvelopeStore(vn.paths.envelopes), handover)
         arrival = Arrival(envelope, routing_key(HK, VN), "t1-cn-yn-blo-hk")
         assert inbound.handle(arrival, now=datetime.now(UTC)) is Settle.ACK
 

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from adapters.transports.spool import SpoolTransport
 from broker.amqp import Published, PublishOutcome
 from broker.config import parse_config
 from broker.daemon import Arrival, Office, submit
+from broker.daemon.handover import Handover, handover_from_config
 from broker.daemon.inbound import Inbound, Settle
+from broker.daemon.office import read_secret
 from broker.daemon.outbound import Publisher, RetryPolicy, publish_id
 from broker.directory import TrustState, accept_directory, decode_root
 from broker.envelope import Limits, MessageKind
@@ -24,7 +27,6 @@ from broker.errors import ConfigError, TransportError
 from broker.exchange_log import EnvelopeStore, EventType, ExchangeLog, LogEntry, decode_entry
 from broker.model import CaseEnquiry, new_id
 from broker.office_store import DeliveryState, InboxState, OfficeStore
-from broker.spool import Spool
 from broker.topology import ENVELOPE_EXCHANGE
 from tests.demo import DIRECTORY_FILE, ROOT_FILE, make
 
@@ -75,7 +77,7 @@ class Side:
     office: Office
     store: OfficeStore
     log: ExchangeLog
-    spool: Spool
+    handover: Handover
     inbound: Inbound
     link: RecordingLink
     publisher: Publisher
@@ -99,25 +101,30 @@ class Side:
         return sent
 
 
-def side(tmp_path: Path, office_id: str) -> Side:
+def spooled(office: Side) -> list[Path]:
+    return sorted((office.office.paths.data_dir / "spool" / "in").glob("*.json"))
+
+
+def side(tmp_path: Path, office_id: str, extra: str = "") -> Side:
+    """``extra``: more configuration (e.g. a [handover] section)."""
     folder = tmp_path / office_id
     text = (
         f'[office]\nid = "{office_id}"\ndata_dir = "data"\n[keys]\ndir = "keys"\n'
         f'[directory]\nfile = "directory.bin"\n[amqp]\nurls = ["amqp://127.0.0.1/x"]\n'
-        'user_prefix = "t1-"\n'
+        'user_prefix = "t1-"\n' + extra
     )
     config = parse_config(text, folder / "office.toml")
     office = Office(config, make.demo_keys(office_id), DIRECTORY, Limits())
     paths = office.paths
     store = OfficeStore.open(paths.store, office_id=office_id)
     log = ExchangeLog.open(paths.log, office_id=office_id)
-    spool = Spool(paths.data_dir)
-    inbound = Inbound(lambda: office, store, EnvelopeStore(paths.envelopes), spool)
+    handover = handover_from_config(config, read_secret=read_secret)
+    inbound = Inbound(lambda: office, store, EnvelopeStore(paths.envelopes), handover)
     link = RecordingLink()
     publisher = Publisher(
         store, link, office_id=office_id, user="t1-" + office_id.lower(), max_in_flight=10
     )
-    return Side(office, store, log, spool, inbound, link, publisher)
+    return Side(office, store, log, handover, inbound, link, publisher)
 
 
 @pytest.fixture
@@ -154,7 +161,7 @@ def test_an_enquiry_goes_out_comes_in_and_its_receipt_comes_back(
     assert hk.state(queued.message_id, VN) is DeliveryState.PUBLISHED
 
     assert vn.inbound.handle(arrival(out), now=NOW) is Settle.ACK
-    [handed] = vn.spool.inbound.glob("*.json")
+    [handed] = spooled(vn)
     assert json.loads(handed.read_text("utf-8")) == json.loads(asked.to_json())
     assert vn.publisher.publish_due(NOW) == 1
     [receipt] = vn.confirm_all()
@@ -180,20 +187,22 @@ def test_a_crash_before_the_hand_over_is_finished_by_the_redelivery(
     queued = submit(hk.office, enquiry(), now=NOW)
     hk.publisher.publish_due(NOW)
     [out] = hk.confirm_all()
-    real = Spool.hand_over
+    real = SpoolTransport.deliver
 
-    def full_disk(self: Spool, message_id: bytes, document: str) -> bool:
-        raise ConfigError("cannot hand over: No space left on device")
+    def full_disk(self: SpoolTransport, handover: object) -> str:
+        raise ConfigError("cannot write: No space left on device")
 
-    monkeypatch.setattr(Spool, "hand_over", full_disk)
-    with pytest.raises(ConfigError):
-        vn.inbound.handle(arrival(out), now=NOW)  # the daemon rejects it with requeue
+    monkeypatch.setattr(SpoolTransport, "deliver", full_disk)
+    # Durable in the inbox: acked, not handed over, no receipt yet.
+    assert vn.inbound.handle(arrival(out), now=NOW) is Settle.ACK
     row = vn.store.received(queued.message_id)
     assert row is not None
-    assert row.state is InboxState.RECEIVED  # durable, not handed over, not acked
-    monkeypatch.setattr(Spool, "hand_over", real)
-    assert vn.inbound.handle(arrival(out), now=NOW) is Settle.ACK  # the broker redelivers
-    assert len(list(vn.spool.inbound.glob("*.json"))) == 1
+    assert row.state is InboxState.RECEIVED
+    assert (vn.inbound.counts.hand_over_failures, vn.inbound.counts.handed_over) == (1, 0)
+    assert vn.events(queued.message_id) == [EventType.RECEIVED]
+    monkeypatch.setattr(SpoolTransport, "deliver", real)
+    assert vn.inbound.resume(now=NOW) == 1  # the next chase finishes it
+    assert len(spooled(vn)) == 1
     assert vn.events(queued.message_id) == [
         EventType.RECEIVED, EventType.HANDED_OVER, EventType.RECEIPT_SENT,
     ]  # fmt: skip
@@ -219,7 +228,7 @@ def test_a_crash_after_the_hand_over_does_not_hand_over_twice(
     assert vn.inbound.counts.handed_over == 1  # the file was there: not written again
     assert vn.inbound.handle(arrival(out), now=NOW) is Settle.ACK  # then the redelivery
     assert vn.inbound.counts.duplicates == 1
-    assert len(list(vn.spool.inbound.glob("*.json"))) == 1
+    assert len(spooled(vn)) == 1
     assert vn.events(queued.message_id).count(EventType.HANDED_OVER) == 1
 
 
