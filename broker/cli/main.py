@@ -12,8 +12,10 @@ from rich.markup import escape
 from broker import __version__
 from broker.cli.adapters_cmd import adapters
 from broker.cli.audit_cmd import audit
+from broker.cli.backup_cmd import COMMANDS as BACKUP_COMMANDS
 from broker.cli.broker_cmd import broker
 from broker.cli.config_cmd import config
+from broker.cli.demo_cmd import demo_command
 from broker.cli.directory_cmd import directory
 from broker.cli.envelope_cmd import open_command, seal_command, verify_command
 from broker.cli.keys_cmd import keys
@@ -24,7 +26,6 @@ from broker.errors import (
     EXIT_USAGE,
     ConfigError,
     LiaisonError,
-    NotAvailable,
     PeerError,
 )
 
@@ -53,39 +54,14 @@ def cli(ctx: click.Context, debug: bool) -> None:
     ctx.obj["debug"] = debug
 
 
-def _pending(name: str, summary: str, detail: str) -> click.Command:
-    """A command of the tree whose implementation has not landed yet: it says so, exit 7."""
-
-    @click.command(
-        name=name,
-        help=f"{summary}\n\n{detail}\n\n(Not available in this version yet.)",
-        short_help=summary,
-        context_settings={**CONTEXT, "ignore_unknown_options": True},
-    )
-    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-    def command(args: tuple[str, ...]) -> None:  # noqa: ARG001 - accepted so any call explains
-        raise NotAvailable(f"'liaison {name}' is not available in this version yet")
-
-    return command
-
-
-for _name, _summary, _detail in [
-    (
-        "demo",
-        "Run a realistic exchange between five offices end to end.",
-        "Uses a local RabbitMQ and leaves nothing behind on it.",
-    ),
-]:
-    cli.add_command(_pending(_name, _summary, _detail))
-
-
+cli.add_command(demo_command)
 cli.add_command(config)
 cli.add_command(keys)
 cli.add_command(directory)
 cli.add_command(broker)
 cli.add_command(audit)
 cli.add_command(adapters)
-for _command in OFFICE_COMMANDS.values():
+for _command in (*OFFICE_COMMANDS.values(), *BACKUP_COMMANDS.values()):
     cli.add_command(_command)
 cli.add_command(seal_command)
 cli.add_command(open_command)
