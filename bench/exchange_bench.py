@@ -47,7 +47,8 @@ from typing import Any
 
 from bench import _raw
 from bench._site import HK, ROOT, VN, DaemonProcess, Site, demo_keys
-from broker.daemon import Office, submit
+from broker.daemon import Office
+from broker.daemon.submission import Submitter
 from broker.exchange_log import EventType, ExchangeLog, decode_entry
 from broker.model import CaseEnquiry, new_id
 
@@ -154,6 +155,7 @@ class Exchange:
         self.hk_config, self.hk = site.office(HK, keys)
         self.vn_config, self.vn = site.office(VN, keys)
         self.template = enquiry_template()
+        self._submitter: Submitter | None = None
         self.daemons = [
             DaemonProcess(self.vn_config, self.vn),
             DaemonProcess(self.hk_config, self.hk),
@@ -164,12 +166,23 @@ class Exchange:
             daemon.start()
 
     def stop(self) -> None:
+        self.close()
         for daemon in reversed(self.daemons):
             daemon.stop()
 
     def submit(self) -> tuple[bytes, datetime]:
+        """One enquiry through a long-lived submitter (one open store, as the daemon's pickup
+        folder and a bulk importer submit); ``liaison submit`` opens two databases per call
+        (docs/performance.md, "Where the time goes")."""
         started = datetime.now(UTC)
-        return submit(self.hk, fresh(self.template), now=started).message_id, started
+        if self._submitter is None:
+            self._submitter = Submitter(self.hk)
+        return self._submitter.submit(fresh(self.template), now=started).message_id, started
+
+    def close(self) -> None:
+        if self._submitter is not None:
+            self._submitter.close()
+            self._submitter = None
 
 
 def throughput(
@@ -292,7 +305,7 @@ def render(f: Figures) -> str:
         ("raw pika, one confirm per publish (publishing only)", f.naive_per_s),
         (f"Liaison, first submit to last handed over at VN (N = {f.n:,})", f.handed_over_per_s),
         ("Liaison, first submit to last DELIVERED receipt at HK", f.delivered_per_s),
-        ("Liaison, submit alone (seal, envelope file, outbox commit, log)", f.submit_per_s),
+        ("Liaison, submit alone (seal, envelope file, outbox commit; open store)", f.submit_per_s),
         (
             "Liaison daemons alone (outbox pre-filled): to handed over",
             f.prefilled_handed_over_per_s,

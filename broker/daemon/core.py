@@ -136,22 +136,27 @@ class Core:
 
     # ------------------------------------------------------------ the work
 
-    def deliver(self, delivery: Delivery) -> None:
-        """Handle one delivery and settle it: ack, or dead-letter. An unexpected failure
-        propagates after a reject with requeue: the queue's delivery limit dead-letters a
-        message that keeps failing."""
+    def deliver(self, delivery: Delivery) -> Settle:
+        """Handle one delivery and say how to settle it; the caller settles it (``settle_delivery``)
+        once what it recorded is durable. An unexpected failure propagates after a reject with
+        requeue: the queue's delivery limit dead-letters a message that keeps failing."""
         arrival = Arrival(
             delivery.body, delivery.routing_key, delivery.user_id, delivery.redelivered
         )
         try:
-            settle = self.inbound.handle(arrival, now=self._clock())
+            return self.inbound.handle(arrival, now=self._clock())
         except BaseException:
             self._link.reject(delivery, requeue=True)
             raise
+
+    def settle_delivery(self, delivery: Delivery, settle: Settle | None) -> None:
+        """Ack, dead-letter, or (``None``: what was recorded is not durable) requeue."""
         if settle is Settle.ACK:
             self._link.ack(delivery)
-        else:
+        elif settle is Settle.DEAD_LETTER:
             self._link.reject(delivery, requeue=False)
+        else:
+            self._link.reject(delivery, requeue=True)
 
     def settle(self, published: Published) -> None:
         self.publisher.settle(published, self._clock())

@@ -79,6 +79,31 @@ def submit(
     return _queued(sealed, logged)
 
 
+class Submitter:
+    """Submits many enquiries through one open office store: for a program that submits in
+    bulk (an importer, a benchmark). Each ``submit`` is durable when it returns, like the
+    command's; the exchange-log entries wait in the store's journal, which the running daemon
+    flushes into the log (it does so on every turn of its loop)."""
+
+    def __init__(self, office: Office, *, rng: Callable[[int], bytes] = os.urandom) -> None:
+        self._office = office
+        self._rng = rng
+        self._store = OfficeStore.open(office.paths.store, office_id=office.office_id)
+
+    def submit(self, message: CaseEnquiry, *, now: datetime, to: Sequence[str] = ()) -> Queued:
+        sealed = queue_enquiry(self._office, self._store, message, now=now, to=to, rng=self._rng)
+        return _queued(sealed, logged=False)
+
+    def close(self) -> None:
+        self._store.close()
+
+    def __enter__(self) -> Submitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def queue_enquiry(
     office: Office,
     store: OfficeStore,

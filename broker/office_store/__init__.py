@@ -20,6 +20,7 @@ ciphertext, never plaintext.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Self
 
@@ -50,6 +51,12 @@ class OfficeStore(InboxStore):
     def open(cls, path: Path, *, office_id: str) -> Self:
         """The store at ``path`` (created if missing); ConfigError if it is another office's."""
         return cls(Database.open(path, office_id=office_id), office_id)
+
+    def batch(self) -> AbstractContextManager[None]:
+        """One durable commit for many of the methods below (each becomes a savepoint): the
+        daemon handles a batch of deliveries and outcomes in it and settles them with the
+        broker only after it returned. A failing method is undone alone."""
+        return self.db.transaction()
 
     def close(self) -> None:
         self.db.close()

@@ -119,6 +119,7 @@ class Database:
         self._conn = conn
         # sqlite3 connections are not safe for concurrent use; transactions hold this lock.
         self._lock = threading.RLock()
+        self._depth = 0  # open transaction levels: 1 is the real one, more are savepoints
 
     @classmethod
     def open(cls, path: Path, *, office_id: str) -> Self:
@@ -190,10 +191,18 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """A write transaction: everything inside commits durably together, or not at all."""
+        """A write transaction: everything inside commits durably together, or not at all.
+
+        Inside another transaction of this connection (the daemon's batch, ``OfficeStore.batch``)
+        it is a savepoint: undone alone if it fails, made durable by the outer commit.
+        """
         with self._lock:
+            if self._depth:
+                yield from self._savepoint()
+                return
             with self._errors():
                 self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield
                 with self._errors():
@@ -203,6 +212,27 @@ class Database:
                     with self._errors():
                         self._conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._depth = 0
+
+    def _savepoint(self) -> Iterator[None]:
+        name = f"sp{self._depth}"
+        with self._errors():
+            self._conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield
+        except BaseException:
+            if self._conn.in_transaction:
+                with self._errors():
+                    self._conn.execute(f"ROLLBACK TO {name}")
+                    self._conn.execute(f"RELEASE {name}")
+            raise
+        else:
+            with self._errors():
+                self._conn.execute(f"RELEASE {name}")
+        finally:
+            self._depth -= 1
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""

@@ -21,6 +21,7 @@ from broker.daemon.handover import Handover, handover_from_config
 from broker.daemon.inbound import Inbound, Settle
 from broker.daemon.office import read_secret
 from broker.daemon.outbound import Publisher, RetryPolicy, publish_id
+from broker.daemon.submission import Submitter
 from broker.directory import TrustState, accept_directory, decode_root
 from broker.envelope import Limits, MessageKind
 from broker.errors import ConfigError, TransportError
@@ -299,3 +300,20 @@ def test_a_stopped_link_leaves_the_outbox_queued(pair: tuple[Side, Side]) -> Non
     assert hk.events(queued.message_id) == [EventType.SUBMITTED, EventType.PUBLISHED]
     digest = hashlib.sha256(hk.store.outbox_envelope(queued.message_id) or b"").digest()
     assert digest in EnvelopeStore(hk.office.paths.envelopes)
+
+
+def test_a_bulk_submitter_queues_durably_and_leaves_the_log_to_the_daemon(
+    pair: tuple[Side, Side],
+) -> None:
+    hk, vn = pair
+    with Submitter(hk.office) as submitter:
+        queued = [submitter.submit(enquiry(), now=NOW) for _ in range(3)]
+    assert [q.logged for q in queued] == [False, False, False]
+    assert hk.publisher.publish_due(NOW) == 3  # in the outbox, durable
+    # The journal holds the SUBMITTED entries until the daemon's next flush.
+    assert [e.event for e in hk.entries() if e.event is EventType.SUBMITTED] == [
+        EventType.SUBMITTED
+    ] * 3
+    for sent in hk.confirm_all():
+        assert vn.inbound.handle(arrival(sent), now=NOW) is Settle.ACK
+    assert len(spooled(vn)) == 3

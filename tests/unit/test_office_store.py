@@ -25,6 +25,7 @@ from broker.office_store import (
     advance,
     reason_code,
 )
+from broker.office_store.db import Database
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 HK, VN, LA = "CN-YN-BLO-HK", "VN-BCA-C02", "LA-MOPS-ATD"
@@ -359,3 +360,29 @@ def test_the_replay_memory_holds_accepted_and_authentic_rejected_ids(store: Offi
     assert store.purge_rejected(T0 + timedelta(days=1, seconds=1)) == 1
     assert mid(2) not in seen
     assert store.pending_log_entries() == 2
+
+
+def insert_then_fail(db: Database, value: int) -> None:
+    with db.transaction():
+        db.execute("INSERT INTO t VALUES (?)", (value,))
+        raise RuntimeError("this transaction failed")
+
+
+def test_a_batch_commits_once_and_a_failing_method_inside_is_undone_alone(tmp_path: Path) -> None:
+    db = Database.open(tmp_path / "office.db", office_id="CN-YN-BLO-HK")
+    db.execute("CREATE TABLE t (x INTEGER PRIMARY KEY)")
+    other = Database.open(tmp_path / "office.db", office_id="CN-YN-BLO-HK")
+    with db.transaction():
+        with db.transaction():
+            db.execute("INSERT INTO t VALUES (1)")
+        with pytest.raises(RuntimeError):
+            insert_then_fail(db, 2)
+        with db.transaction():
+            db.execute("INSERT INTO t VALUES (3)")
+        assert other.rows("SELECT x FROM t") == []  # nothing is visible before the commit
+    assert other.rows("SELECT x FROM t ORDER BY x") == [(1,), (3,)]
+    with pytest.raises(RuntimeError):
+        insert_then_fail(db, 4)
+    assert other.rows("SELECT x FROM t ORDER BY x") == [(1,), (3,)]
+    db.close()
+    other.close()
