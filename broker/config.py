@@ -166,7 +166,7 @@ def _listen(value: str) -> str | None:
     if value == "":
         return None
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         return f"{value!r} is not HOST:PORT (like 127.0.0.1:9464)"
     return None
 
@@ -439,6 +439,17 @@ def _handover_problems(config: OfficeConfig) -> list[ConfigProblem]:
         problems.append(ConfigProblem("handover.url", "required when handover.transport is http"))
     if (section.cert_file is None) != (section.key_file is None):
         problems.append(ConfigProblem("handover.cert_file", "give both cert_file and key_file"))
+    deliver = section.deliver_dir or config.office.data_dir / "spool" / "in"
+    pickup = section.pickup_dir
+    if pickup is not None and (
+        pickup == deliver or pickup in deliver.parents or deliver in pickup.parents
+    ):
+        problems.append(
+            ConfigProblem(
+                "handover.pickup_dir",
+                "must be apart from the hand-over folder (else received messages go out again)",
+            )
+        )
     api = config.partner_api
     if api.listen and api.token_file is None and api.client_ca_file is None:
         problems.append(

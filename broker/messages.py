@@ -62,7 +62,7 @@ def message_from_json(text: str, kind: MessageKind | None = None) -> Message:
     if kind is None:
         try:
             fields = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # ValueError: also an integer of 4,300+ digits
             raise InputError("not valid JSON") from None
         if not isinstance(fields, dict):
             raise InputError("a message is a JSON object")

@@ -70,7 +70,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
     """``HOST:PORT`` (IPv6 in brackets or not) as a host and a port; ConfigError otherwise."""
     host, sep, port = listen.rpartition(":")
     host = host.strip("[]")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
         raise ConfigError(f"partner_api.listen: {listen!r} is not HOST:PORT")
     return host, int(port)
 
@@ -228,7 +228,7 @@ class PartnerApi:
         it under."""
         if chunked or length is None:
             return Reply(411, {"error": "Content-Length required"})
-        if not length.isdigit():
+        if not (length.isascii() and length.isdigit()):
             return Reply(400, {"error": "Content-Length is not a number"})
         if int(length) > self.max_bytes:
             return Reply(413, {"error": f"larger than {self.max_bytes} bytes"})
@@ -447,7 +447,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.body_read = True
         length = headers.get("Content-Length", "")
-        if not length.isdigit() or int(length) > DRAIN_BYTES:
+        if not (length.isascii() and length.isdigit()) or int(length) > DRAIN_BYTES:
             return
         try:
             self.request.settimeout(1.0)

@@ -52,7 +52,7 @@ def retry_after_seconds(value: str | None, *, now: float) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # "²" is a digit to str.isdigit, not to int()
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -30,6 +30,9 @@ FILE_MODE: Final = 0o600
 DONE: Final = "done"
 FAILED: Final = "failed"
 UNFINISHED_SUFFIXES: Final = (".tmp", ".part", ".partial", ".crdownload")
+# File names are at most 255 bytes; a taken file gets "<name>.result.json" or ".reason.txt"
+# and possibly a ".N" to keep it apart from an earlier one of the same name.
+MAX_NAME_BYTES: Final = 200
 
 
 def ensure_folder(folder: Path) -> None:
@@ -131,6 +134,7 @@ class PickupFolder:
         self.failed = folder / FAILED
         self._max_bytes = max_bytes
         self._sizes: dict[str, int] = {}  # name -> size at the last look
+        self.too_long: set[str] = set()  # names at the last look too long to take
 
     def prepare(self) -> None:
         for folder in (self.folder, self.done, self.failed):
@@ -140,6 +144,7 @@ class PickupFolder:
         """Files whose size has not changed since the last look, by name."""
         seen: dict[str, int] = {}
         settled: list[Picked] = []
+        self.too_long = set()
         try:
             entries = sorted(os.scandir(self.folder), key=lambda e: e.name)
         except OSError as exc:
@@ -147,6 +152,9 @@ class PickupFolder:
         for entry in entries:
             name = entry.name
             if name.startswith(".") or name.lower().endswith(UNFINISHED_SUFFIXES):
+                continue
+            if len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+                self.too_long.add(name)  # done/<name>.result.json would not fit: left alone
                 continue
             try:
                 if not entry.is_file(follow_symlinks=False):

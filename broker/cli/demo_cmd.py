@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import click
@@ -83,10 +85,14 @@ def demo_command(*, work: Path | None, keep: bool, timeout: float, as_json: bool
     installed); else a Docker container. The demo works in a fresh vhost with its own users
     and removes both at the end (unless --keep). The work folder stays for a closer look.
 
-    Exits 0 when every step did what it should, 30 when a log did not verify or two logs
-    disagree, and 20 when a step did not finish in time.
+    Exits 0 when every step did what it should; 30 when a step failed (a step did not finish
+    in time, a log did not verify, two logs disagree); 20 when a daemon could not connect; 7
+    when no broker could be found (the message says how to get one).
     """
     console = err if as_json else out
+    # A terminal closed or a kill: stop like Ctrl-C, so the daemons stop and the vhost goes.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGHUP, _interrupt)
     configure_logging(fmt="json", level="error", stream=sys.stderr)
     folder = work or Path(tempfile.mkdtemp(prefix="liaison-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -114,6 +120,10 @@ def demo_command(*, work: Path | None, keep: bool, timeout: float, as_json: bool
         _render(out, world, outcome, summary)
     if outcome.failures:
         raise IntegrityError(f"{len(outcome.failures)} step(s) failed: {outcome.failures[0]}")
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _now() -> datetime:

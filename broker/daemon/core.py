@@ -64,6 +64,33 @@ class Core:
         except BaseException:
             self.store.close()
             raise
+        try:
+            self._assemble(office, link, network=network, clock=clock, rng=rng,
+                           max_in_flight=max_in_flight, retry=retry,
+                           checkpoint_entries=checkpoint_entries,
+                           checkpoint_interval=checkpoint_interval,
+                           checkpoint_share_interval=checkpoint_share_interval)  # fmt: skip
+        except BaseException:
+            self.store.close()
+            self.log.close()
+            raise
+
+    def _assemble(
+        self,
+        office: Office,
+        link: AmqpLink,
+        *,
+        network: str,
+        clock: Callable[[], datetime],
+        rng: Callable[[int], bytes],
+        max_in_flight: int,
+        retry: RetryPolicy,
+        checkpoint_entries: int,
+        checkpoint_interval: float,
+        checkpoint_share_interval: float,
+    ) -> None:
+        """The parts on top of the store and the log (closed by the caller if this fails)."""
+        paths = office.paths
         self.checkpointer = Checkpointer(
             self.log,
             lambda: log_signer(self._office.keys, network=network),

@@ -3,14 +3,18 @@
 For a new message, in this order (docs/daemon.md, "Receiving"):
 
 1. the envelope into the envelope store (content-addressed: storing it twice is a no-op);
-2. ONE durable transaction: the inbox row and its log entries (RECEIVED, and RESPONSE_RECEIVED
+2. one transaction: the inbox row and its log entries (RECEIVED, and RESPONSE_RECEIVED
    or RECEIPT_RECEIVED with the effect on our outbox);
 3. the hand-over: encoded in the office's format and given to its transport (``handover.py``),
    complete only when the transport confirms; a failed or refused hand-over leaves the message
    "received" (the receipt waits) and is tried again at the next chase;
-4. ONE durable transaction: handed over, the HANDED_OVER entry, the signed DELIVERED receipt
+4. one transaction: handed over, the HANDED_OVER entry, the signed DELIVERED receipt
    queued in the outbox with its RECEIPT_SENT entry;
 5. the ack (by the caller).
+
+The daemon runs these for a batch of deliveries inside one store transaction (group commit:
+the two transactions above are savepoints of it) and acks only after it committed, so a crash
+can undo a batch whose hand-overs already happened: see docs/daemon.md, "Group commit".
 
 A crash between any two steps is finished on the next delivery of the same message (the broker
 redelivers what was not acked) or at start (``resume``): every step is idempotent.
@@ -41,7 +45,6 @@ from broker.daemon.office import Office
 from broker.daemon.outgoing import Sealed, receipt_sent_entry, seal_outgoing
 from broker.envelope import Header, MessageKind
 from broker.errors import (
-    ConfigError,
     InputError,
     LiaisonError,
     PolicyRefused,
@@ -98,6 +101,7 @@ class Inbound:
         self._handover = handover
         self._rng = rng
         self.counts = InboundCounts()
+        self.last_failure: LiaisonError | None = None  # why the last hand-over did not happen
         # Acts on accepted CHECKPOINT messages (the core sets it: witnessing.Witness.receive).
         self.witness: Callable[[Accepted, datetime], None] | None = None
 
@@ -162,8 +166,9 @@ class Inbound:
                     reason=loss.reason, adapter=self._handover.codec.name,
                 )  # fmt: skip
             reference = self._handover.deliver(handover)
-        except (HandoverRefused, TransportError, ConfigError) as exc:
+        except LiaisonError as exc:  # refused, not confirmed, or the format cannot write it
             self.counts.hand_over_failures += 1
+            self.last_failure = exc
             _log().error(
                 "hand_over_refused" if isinstance(exc, HandoverRefused) else "hand_over_failed",
                 message_id=header.message_id, sender=header.sender, exc_info=exc,
@@ -242,11 +247,17 @@ class Inbound:
         """Finish every accepted message not yet handed over; how many were finished."""
         finished = 0
         for row in self._store.unfinished():
+            self.last_failure = None
             try:
                 finished += self.finish(row, now=now)
             except LiaisonError as exc:
                 _log().error("hand_over_failed", message_id=row.message_id, exc_info=exc)
+            if self._system_unreachable():
+                break  # the office's system is not answering: one try per chase is enough
         return finished
+
+    def _system_unreachable(self) -> bool:
+        return isinstance(self.last_failure, TransportError)
 
     # ------------------------------------------------------------ rejected
 

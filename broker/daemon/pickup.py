@@ -10,13 +10,16 @@ read, decoded with the office's codec (hostile-input checks included), and then:
 
 then the file moves to ``done/`` with ``<name>.result.json`` (message id, kind, recipients,
 warnings) or, when it is invalid or the agreements refuse it, to ``failed/`` with
-``<name>.reason.txt``. A file that was queued already (the daemon stopped between queueing and
-moving it) is recognised by its enquiry id and kind and moved to ``done/`` without a second
-message. A disk or configuration problem leaves the file where it is for the next look.
+``<name>.reason.txt``. A file whose bytes were queued already (dropped twice, or the daemon
+stopped between queueing and moving it; the ``pickups`` table, written in the queueing
+transaction, remembers), or an enquiry whose enquiry id was sent already, is moved to
+``done/`` without a second message. A disk or configuration problem leaves the file where it
+is for the next look, and the other files are taken meanwhile.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,10 +33,11 @@ from broker.daemon.office import Office
 from broker.daemon.outgoing import Sealed
 from broker.daemon.submission import queue_enquiry, queue_response
 from broker.envelope import MessageKind
-from broker.errors import InputError, PolicyRefused
+from broker.errors import InputError, LiaisonError, PolicyRefused
 from broker.log import get_logger
 from broker.model import CaseEnquiry, CaseResponse
 from broker.office_store import OfficeStore
+from broker.office_store.pickups import PickupStore
 
 
 def _log() -> Any:
@@ -64,13 +68,24 @@ class PickupWatcher:
         self.folder = folder
         self._rng = rng
         self.counts = PickupCounts()
+        self._pickups = PickupStore(store.db)
+        self._told: set[str] = set()  # names too long to take, already reported
 
     def poll(self, *, now: datetime) -> int:
-        """Take every settled file; how many were taken (queued or refused)."""
+        """Take every settled file; how many were taken (queued or refused). A file that
+        cannot be taken now (a disk or configuration problem) stays for the next look and
+        does not hold up the others."""
         taken = 0
         for picked in self.folder.ready():
-            self._take(picked, now)
+            try:
+                self._take(picked, now)
+            except LiaisonError as exc:
+                _log().error("pickup_failed", file=picked.name, exc_info=exc)
+                continue
             taken += 1
+        for name in self.folder.too_long - self._told:
+            _log().error("pickup_name_too_long", name_bytes=len(name.encode()))  # left in place
+            self._told.add(name)
         return taken
 
     def _take(self, picked: Picked, now: datetime) -> None:
@@ -78,7 +93,7 @@ class PickupWatcher:
             data = self.folder.read(picked)
             decoded = self._codec.decode(data, suffix=picked.suffix)
             message = decoded.message
-            result = self._queue(message, now)
+            result = self._queue(message, hashlib.sha256(data).digest(), now)
         except (InputError, PolicyRefused) as exc:  # the file's fault: it goes to failed/
             self.folder.refused(picked, describe_failure(exc))
             self.counts.pickup_refused += 1
@@ -97,25 +112,32 @@ class PickupWatcher:
             recipients=result["recipients"],
         )
 
-    def _queue(self, message: object, now: datetime) -> dict[str, Any]:
+    def _queue(self, message: object, file_digest: bytes, now: datetime) -> dict[str, Any]:
         if isinstance(message, CaseResponse):
             kind, enquiry_id = MessageKind.RESPONSE, message.enquiry_id
         elif isinstance(message, CaseEnquiry):
             kind, enquiry_id = MessageKind.ENQUIRY, message.enquiry_id
         else:
             raise InputError("only enquiries and responses can be sent from the pickup folder")
-        earlier = self._store.queued_with(enquiry_id, kind)
-        if earlier is not None:  # taken before the daemon stopped: do not send it twice
+        # The same file again (dropped twice, or taken before the daemon stopped), or an
+        # enquiry whose id was sent already: never sent twice. A second response to the same
+        # enquiry (a partial answer, then the full one) is a different file: it is sent.
+        earlier = self._pickups.taken(file_digest)
+        if earlier is None and kind is MessageKind.ENQUIRY:
+            earlier = self._store.queued_with(enquiry_id, kind)
+        if earlier is not None:
             rows = self._store.deliveries_of(earlier)
             return _result(earlier, kind, tuple(r.recipient for r in rows), enquiry_id, again=True)
         office = self._office()
         sealed: Sealed
-        if isinstance(message, CaseResponse):
-            sealed = queue_response(
-                office, self._store, message.enquiry_id, message, now=now, rng=self._rng
-            )
-        else:
-            sealed = queue_enquiry(office, self._store, message, now=now, rng=self._rng)
+        with self._store.batch():  # the message and the note of where it came from, together
+            if isinstance(message, CaseResponse):
+                sealed = queue_response(
+                    office, self._store, message.enquiry_id, message, now=now, rng=self._rng
+                )
+            else:
+                sealed = queue_enquiry(office, self._store, message, now=now, rng=self._rng)
+            self._pickups.note(file_digest, sealed.outgoing.message_id, now)
         out = sealed.outgoing
         return _result(out.message_id, kind, out.recipients, enquiry_id, again=False)
 

@@ -1,7 +1,7 @@
 """The office daemon: one AMQP link, one core thread, the office's store, log and spool.
 
 Threads: the link's I/O thread only queues what the broker says (deliveries, publish outcomes)
-and returns; the *core thread* does all the work, one item at a time: it opens the office
+and returns; the *core thread* does all the work, one batch at a time: it opens the office
 store and the exchange log (SQLite connections stay on their thread), examines and records
 each delivery, settles it, publishes the outbox, records outcomes, flushes the journal into
 the log, chases overdue enquiries, checkpoints the log and writes the health file. One worker
@@ -259,15 +259,17 @@ class OfficeDaemon:
 
     def _process(self, batch: list[Work]) -> None:
         """Handle a batch in one durable commit (group commit: one fsync of the store for the
-        whole batch instead of two per message), then settle the deliveries with the broker:
-        nothing is acked before what it caused is on disk."""
+        whole batch instead of several per message), then settle the deliveries with the
+        broker: nothing is acked before what it caused is on disk."""
         core = self._the_core()
         settled: list[tuple[Delivery, Settle | None]] = []
+        done = 0  # items of the batch handled inside the transaction
 
         def handle(delivery: Delivery) -> None:
             settled.append((delivery, core.deliver(delivery)))
 
         def handle_all() -> None:
+            nonlocal done
             with core.store.batch():
                 for item in batch:
                     if isinstance(item, Delivery):
@@ -277,13 +279,21 @@ class OfficeDaemon:
                         self._guard("delivery", partial(handle, item))
                     else:
                         self._guard("outcome", partial(core.settle, item))
+                    done += 1
 
         try:
             handle_all()
         except Exception as exc:  # noqa: BLE001 - the commit failed: nothing of it is durable
             self._note_error("batch", exc)
             _log().error("daemon_step_failed", component="batch", exc_info=exc)
+            # Requeue what was handled (the broker redelivers it) and handle what was not
+            # reached one by one, outside a batch, so no delivery or outcome is left hanging.
             settled = [(delivery, None) for delivery, _ in settled]
+            for item in batch[done:]:
+                if isinstance(item, Delivery):
+                    settled.append((item, None))
+                else:
+                    self._guard("outcome", partial(core.settle, item))
         for delivery, settle in settled:
             self._guard("settle", partial(core.settle_delivery, delivery, settle))
 

@@ -15,6 +15,7 @@ Liaison's canonical JSON.
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from collections.abc import Callable
@@ -174,26 +175,35 @@ def build_world(
         routes, vhost=world.vhost, passwords=passwords, user_prefix=world.user_prefix
     )
     apply_definitions(definitions, ctl=broker.ctl)
+    try:
+        _make_offices(world, passwords, now=now)
+    except BaseException:
+        world.remove()  # nothing of a demo that could not start stays on the broker
+        raise
     say(
         f"vhost {world.vhost}: the envelope exchange, five quorum inboxes with dead-letter"
         " queues, five least-privilege users"
     )
-    keys = _copy_keys(work)
+    return world
+
+
+def _make_offices(world: World, passwords: dict[str, str], *, now: datetime) -> None:
+    keys = _copy_keys(world.work)
     for office_id in OFFICES:
-        folder = work / office_id
+        folder = world.work / office_id
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        secret = folder / "amqp-password"
-        secret.write_text(passwords[office_id], encoding="utf-8")
-        secret.chmod(0o600)
+        fd = os.open(folder / "amqp-password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as secret:  # private from the first byte
+            secret.write(passwords[office_id])
         path = folder / "office.toml"
         path.write_text(
-            _config_text(office_id, keys, broker, world.vhost, world.user_prefix), encoding="utf-8"
+            _config_text(office_id, keys, world.broker, world.vhost, world.user_prefix),
+            encoding="utf-8",
         )
         config = load_config(path)
         office = load_office(config, passphrase=None, now=now)
         daemon = OfficeDaemon(office, amqp_settings(config), settings=SETTINGS)
         world.offices[office_id] = DemoOffice(office_id, folder, office, daemon)
-    return world
 
 
 def response_due(now: datetime, hours: float) -> datetime:

@@ -63,6 +63,8 @@ def from_json(kind: type[M], text: str) -> M:
         json_format.Parse(text, message, ignore_unknown_fields=False)
     except json_format.ParseError as error:
         raise InvalidMessage(*_explain(str(error), name)) from None
+    except (ValueError, RecursionError):  # the JSON itself: a huge integer, deep nesting
+        raise InvalidMessage("", f"{name} JSON cannot be read") from None
     return message
 
 

@@ -216,6 +216,10 @@ class Database:
                 self._depth = 0
 
     def _savepoint(self) -> Iterator[None]:
+        if not self._conn.in_transaction:
+            # SQLite rolled the whole batch back (a full disk, an I/O error): nothing more may
+            # be added to it as if it were still there.
+            raise ConfigError(f"the office store {self.path} lost the batch's transaction")
         name = f"sp{self._depth}"
         with self._errors():
             self._conn.execute(f"SAVEPOINT {name}")

@@ -20,7 +20,7 @@ from broker.daemon.handover import CanonicalCodec, HandoverRefused, codec_named
 from broker.daemon.inbound import Settle
 from broker.daemon.pickup import PickupWatcher
 from broker.envelope import Header, peek_header
-from broker.errors import NotAvailable
+from broker.errors import ConfigError, NotAvailable
 from broker.exchange_log import EventType
 from broker.model import CaseEnquiry, CaseResponse, new_id
 from broker.office_store import DeliveryState, InboxState
@@ -180,3 +180,36 @@ def test_bad_or_refused_files_are_filed_with_their_reason(
     assert refused.startswith("PolicyRefused: refused by policy rule")
     assert vn.store.delivery_counts() == {}
     assert (w.counts.picked_up, w.counts.pickup_refused) == (0, 2)
+
+
+def test_a_second_answer_to_the_same_enquiry_is_sent_and_a_stuck_file_holds_up_nothing(
+    tmp_path: Path, closing: list[Side], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hk, vn = sides(tmp_path, "")
+    closing += [hk, vn]
+    asked = enquiry()
+    deliver_enquiry(hk, vn, asked)
+    w = watcher(vn, tmp_path)
+    partial = CaseResponse.from_json((EXAMPLES / "case-response.json").read_text("utf-8"))
+    partial = dataclasses.replace(partial, enquiry_id=asked.enquiry_id, responding_office=VN)
+    full = dataclasses.replace(partial, response_id=new_id(), text="The full answer.")
+    real_read = PickupFolder.read
+
+    def unreadable(folder: PickupFolder, picked: object) -> bytes:
+        if getattr(picked, "name", "") == "a-stuck.json":
+            raise ConfigError("cannot read it now")
+        return real_read(folder, picked)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PickupFolder, "read", unreadable)
+    (w.folder.folder / "a-stuck.json").write_bytes(b"{}")
+    (w.folder.folder / "b-partial.json").write_bytes(load("json").encode(partial).data)
+    (w.folder.folder / "c-full.json").write_bytes(load("json").encode(full).data)
+    (w.folder.folder / "d-huge-number.json").write_bytes(b'{"enquiry_id": ' + b"9" * 5000 + b"}")
+    w.poll(now=NOW)
+    assert w.poll(now=NOW) == 3  # the stuck file is skipped, the others are taken
+    first = json.loads((w.folder.done / "b-partial.json.result.json").read_text())
+    second = json.loads((w.folder.done / "c-full.json.result.json").read_text())
+    assert (first["state"], second["state"]) == ("queued", "queued")
+    assert first["message_id"] != second["message_id"]
+    assert (w.folder.failed / "d-huge-number.json.reason.txt").is_file()
+    assert (w.folder.folder / "a-stuck.json").is_file()  # still there for the next look
