@@ -5,11 +5,14 @@ another office."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from broker.amqp import Delivery
 from broker.config import parse_config
 from broker.daemon import DaemonSettings, OfficeDaemon, amqp_settings, assess, load_office
 from broker.daemon.core import Core
@@ -139,3 +142,68 @@ class RecordingLink:
 
 def core_entries(core: Core) -> list[LogEntry]:
     return [decode_entry(data) for _, data in core.log.iter_entries()]
+
+
+class SettlingLink(RecordingLink):
+    """Records how deliveries were settled."""
+
+    def __init__(self) -> None:
+        self.settled: list[tuple[int, str]] = []
+
+    def ack(self, delivery: Delivery) -> None:
+        self.settled.append((delivery.tag, "ack"))
+
+    def reject(self, delivery: Delivery, *, requeue: bool) -> None:
+        self.settled.append((delivery.tag, "requeue" if requeue else "dead-letter"))
+
+
+def test_a_batch_that_cannot_commit_requeues_every_delivery_it_held(
+    tmp_path: Path, key_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = parse_config(config_text(key_folder / "offices" / HK), tmp_path / "office.toml")
+    office = load_office(config, passphrase=None, now=datetime.now(UTC))
+    link = SettlingLink()
+    daemon = OfficeDaemon(office, amqp_settings(config), settings=QUICK)
+    core = Core(
+        office,
+        link,  # type: ignore[arg-type]
+        network=DEFAULT_NETWORK,
+        clock=lambda: datetime.now(UTC),
+        max_in_flight=10,
+        retry=RetryPolicy(),
+        checkpoint_entries=1000,
+        checkpoint_interval=600,
+    )
+    daemon._core = core  # the core thread's state, driven by hand
+    junk = [
+        Delivery(
+            tag=tag,
+            generation=1,
+            body=b"not an envelope",
+            routing_key="from.vn-bca-c02.to.cn-yn-blo-hk",
+            user_id=None,
+            message_id=None,
+            redelivered=False,
+            delivery_count=None,
+            headers={},
+        )
+        for tag in (1, 2, 3)
+    ]
+    try:
+        daemon._process(list(junk))
+        assert link.settled == [(1, "dead-letter"), (2, "dead-letter"), (3, "dead-letter")]
+        link.settled.clear()
+
+        @contextmanager
+        def batch_that_cannot_commit() -> Iterator[None]:
+            with core.store.db.transaction():
+                yield
+                raise ConfigError("the disk is full")  # the whole batch is rolled back
+
+        monkeypatch.setattr(core.store, "batch", batch_that_cannot_commit)
+        daemon._process(list(junk))
+        # Nothing of the batch is durable: nothing is acked or dead-lettered, all is requeued.
+        assert link.settled == [(1, "requeue"), (2, "requeue"), (3, "requeue")]
+    finally:
+        monkeypatch.undo()
+        core.close()
