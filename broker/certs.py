@@ -134,9 +134,9 @@ def write_issued(issued: Issued, folder: Path, stem: str) -> tuple[Path, Path]:
         cert_path.write_bytes(issued.cert_pem())
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
         fd = os.open(key_path, flags, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC: private first
         with os.fdopen(fd, "wb") as handle:
             handle.write(issued.key_pem())
-        key_path.chmod(0o600)
     except OSError as exc:
         raise ConfigError(f"cannot write certificates into {folder}: {exc.strerror}") from None
     return cert_path, key_path

@@ -14,6 +14,7 @@ hold every user's password hash: they are compared here and never logged or show
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from collections.abc import Mapping
@@ -76,6 +77,8 @@ def _last_line(output: bytes) -> str:
     lines = [line.strip() for line in output.decode("utf-8", errors="replace").splitlines()]
     lines = [line for line in lines if line and line != "Error:"]
     text = lines[-1] if lines else "no message"
+    # A shovel's URI holds a link password; never let one reach an error message.
+    text = re.sub(r"(amqps?://[^:/@\s]*):[^@\s]*@", r"\1:[redacted]@", text)
     return text[:MAX_STDERR_CHARS]
 
 

@@ -54,6 +54,11 @@ SUFFIX_BY_MEDIA_TYPE: Final = {
 }
 
 
+def _token_text(token: str) -> bool:
+    """A bearer token as HTTP carries it: visible ASCII, no spaces (RFC 6750 b64token-ish)."""
+    return bool(token) and token.isascii() and token.isprintable() and " " not in token
+
+
 def _log() -> Any:
     # Looked up at each use, so the configuration the CLI sets later (redaction) applies.
     return get_logger("partner-api")
@@ -116,8 +121,8 @@ class PartnerApi:
             raise ConfigError("partner_api: suffixes must be like .xml (lower case, with the dot)")
         if max_bytes <= 0 or timeout <= 0 or max_connections <= 0:
             raise ConfigError("partner_api: max_bytes, timeout and max_connections must be > 0")
-        if token is not None and (not token or any(c in token for c in "\r\n")):
-            raise ConfigError("partner_api: the token is empty or spans lines")
+        if token is not None and not _token_text(token):
+            raise ConfigError("partner_api: the token must be printable ASCII on one line")
         if token is None and client_ca_file is None:
             raise ConfigError(
                 "partner_api needs token_file, client_ca_file or both: "

@@ -105,8 +105,8 @@ class HttpTransport:
         self._jitter = jitter
         self._clock = clock
         self._tls: ssl.SSLContext | None = None
-        if token is not None and (not token or any(c in token for c in "\r\n")):
-            raise ConfigError("handover: the token is empty or spans lines")
+        if token is not None and not (token.isascii() and token.isprintable() and token.strip()):
+            raise ConfigError("handover: the token must be printable ASCII on one line")
         if parts.scheme == "https":
             self._tls = client_tls_context(ca_file, cert_file, key_file)
         else:

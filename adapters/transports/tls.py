@@ -18,7 +18,7 @@ from broker.errors import ConfigError
 def is_loopback(host: str) -> bool:
     """Whether ``host`` (a name or an address, IPv6 with or without brackets) is this machine."""
     host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":  # not "*.localhost": that goes through the resolver
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

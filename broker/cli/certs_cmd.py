@@ -18,6 +18,7 @@ from typing import Any
 import click
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from rich.console import Console
@@ -61,6 +62,9 @@ def _load_ca(folder: Path) -> Issued | None:
     return Issued(key, cert)
 
 
+_SPKI = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
 def _still_good(ca: Issued, cert_path: Path, key_path: Path, names: tuple[str, ...]) -> bool:
     """Whether the pair on disk was signed by ``ca`` for exactly ``names``."""
     if not (cert_path.is_file() and key_path.is_file()):
@@ -68,6 +72,9 @@ def _still_good(ca: Issued, cert_path: Path, key_path: Path, names: tuple[str, .
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         cert.verify_directly_issued_by(ca.cert)
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+        if key.public_key().public_bytes(*_SPKI) != cert.public_key().public_bytes(*_SPKI):
+            return False  # an interrupted run left a certificate with another key
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (OSError, ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
         return False
