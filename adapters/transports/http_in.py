@@ -16,6 +16,7 @@ file's content, the caller's file name or a token.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hmac
 import json
@@ -52,6 +53,10 @@ SUFFIX_BY_MEDIA_TYPE: Final = {
     "text/xml": ".xml",
     "application/json": ".json",
 }
+
+
+# A whole connection (handshake, headers, body, answer) may take this many socket timeouts.
+WHOLE_REQUEST_FACTOR: Final = 2
 
 
 def _token_text(token: str) -> bool:
@@ -355,10 +360,24 @@ class _Handler(BaseHTTPRequestHandler):
     body_read = False
 
     def setup(self) -> None:
+        # The socket timeout bounds each read; the deadline bounds the whole connection, so a
+        # caller sending a byte now and then cannot hold one of the few slots for ever.
+        self._deadline = threading.Timer(WHOLE_REQUEST_FACTOR * self.server.api.timeout, self._cut)
+        self._deadline.daemon = True
+        self._deadline.start()
         self.request.settimeout(self.server.api.timeout)
         if isinstance(self.request, ssl.SSLSocket):
             self.request.do_handshake()
         super().setup()
+
+    def _cut(self) -> None:
+        _log().warning("partner_api_request_too_slow", peer=str(self.client_address[0]))
+        with contextlib.suppress(OSError):
+            self.request.shutdown(socket.SHUT_RDWR)
+
+    def finish(self) -> None:
+        self._deadline.cancel()
+        super().finish()
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
         pass  # the request line holds the caller's path; we log our own fields instead

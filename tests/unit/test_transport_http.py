@@ -11,6 +11,7 @@ import json
 import socket  # noqa: TID251 - a listener that never answers, for the timeout
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -632,6 +633,31 @@ def test_a_slow_body_is_given_up_and_nothing_is_stored(pickup: Path) -> None:
             quitter.sendall(_raw_headers(50) + b"only ten b")
             quitter.shutdown(socket.SHUT_WR)
             assert quitter.recv(4096) == b""  # no answer to a caller that left
+    finally:
+        endpoint.stop()
+    assert list(pickup.iterdir()) == []
+
+
+def test_a_caller_trickling_bytes_is_cut_off_at_the_whole_request_deadline(
+    pickup: Path,
+) -> None:
+    endpoint = PartnerApi("127.0.0.1:0", pickup_dir=pickup, suffixes=SUFFIXES, max_bytes=100,
+                          token=TOKEN, timeout=0.4)  # fmt: skip
+    endpoint.start()
+    try:
+        with socket.create_connection(endpoint.address, timeout=5) as slow:
+            slow.sendall(_raw_headers(50))
+            slow.settimeout(0.1)
+            started, ended = time.monotonic(), False
+            while not ended and time.monotonic() - started < 5:
+                try:
+                    slow.sendall(b"x")  # one byte per 0.1 s: each read is within the timeout
+                    ended = slow.recv(4096) == b""  # closed by the server
+                except TimeoutError:
+                    continue  # still open
+                except OSError:
+                    ended = True  # reset by the server
+            assert ended  # without the deadline it would still be open after 5 s
     finally:
         endpoint.stop()
     assert list(pickup.iterdir()) == []
