@@ -110,12 +110,13 @@ def _manifest(raw: bytes, archive: Path) -> dict[str, Any]:
     return manifest
 
 
-def _copy_member(source: IO[bytes], target: Path) -> tuple[str, int]:
+def _copy_member(source: IO[bytes], target: Path, *, limit: int) -> tuple[str, int]:
+    """Copy at most ``limit`` + 1 bytes (one more shows the member is larger than listed)."""
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     digest, size = hashlib.sha256(), 0
     with os.fdopen(os.open(target, flags, 0o600), "wb") as handle:
-        while chunk := source.read(_CHUNK):
+        while size <= limit and (chunk := source.read(min(_CHUNK, limit + 1 - size))):
             digest.update(chunk)
             size += len(chunk)
             handle.write(chunk)
@@ -162,10 +163,15 @@ def extract_backup(archive: Path, into: Path) -> dict[str, Any]:
         for member in members:
             if member.name == MANIFEST:
                 continue
+            expected = manifest["files"][member.name]
+            if member.size != expected["bytes"]:  # checked before a byte is decompressed
+                raise IntegrityError(
+                    f"{archive}: {_shown(member.name)} is not the size the manifest lists;"
+                    " nothing was restored"
+                )
             source = tar.extractfile(member)
             assert source is not None  # noqa: S101 - a regular file, checked above
-            digest, size = _copy_member(source, into / member.name)
-            expected = manifest["files"][member.name]
+            digest, size = _copy_member(source, into / member.name, limit=expected["bytes"])
             if digest != expected["sha256"] or size != expected["bytes"]:
                 raise IntegrityError(
                     f"{archive}: {_shown(member.name)} does not match its SHA-256 in the"

@@ -439,3 +439,24 @@ def test_a_backup_compressed_for_storage_restores_as_it_is(
     assert log_state(config.parent / "data" / "exchange-log.db") == log_state(
         exchanged.vn.paths.log
     )
+
+
+def test_a_compressed_member_larger_than_its_manifest_says_is_refused_before_it_is_unpacked(
+    run: Callable[..., Any], exchanged: Exchanged, tmp_path: Path, key_folder: Path
+) -> None:
+    archive = tmp_path / "vn.tar"
+    back_up(run, exchanged, archive)
+
+    def inflate_an_envelope(name: str, data: bytes) -> bytes:
+        # Compresses to almost nothing: a bomb would be far larger than the manifest says.
+        return data + bytes(8 << 20) if name.startswith("envelopes/") else data
+
+    bomb = tmp_path / "bomb.tar.gz"
+    bomb.write_bytes(gzip.compress(rewrite(archive, tmp_path / "big.tar", inflate_an_envelope)
+                                   .read_bytes()))  # fmt: skip
+    config = fresh_config(tmp_path, key_folder)
+    result = restore(run, bomb, config)
+    assert result.code == 30
+    assert "not the size the manifest lists" in result.err
+    staged = [p for p in (config.parent / "data").rglob("*") if p.is_file()]
+    assert all(p.stat().st_size < (1 << 20) for p in staged)  # nothing large was written
