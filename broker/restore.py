@@ -31,6 +31,7 @@ from broker.config import OfficeConfig
 from broker.daemon.office import LOCK_FILE, LOG_FILE, limits_of
 from broker.daemon.upkeep import FolderLock
 from broker.directory.store import load_office_directory
+from broker.durable import fsync_dir
 from broker.errors import ConfigError, InputError, IntegrityError
 from broker.exchange_log import DirectoryLogKeys, ExchangeLog, VerifyReport
 from broker.exchange_log.envelope_store import ENVELOPES_DIR
@@ -180,14 +181,6 @@ def extract_backup(archive: Path, into: Path) -> dict[str, Any]:
     return manifest
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _put_in_place(staged: Path, data_dir: Path, existing: list[str], now: datetime) -> Path | None:
     aside = None
     if existing:
@@ -198,7 +191,7 @@ def _put_in_place(staged: Path, data_dir: Path, existing: list[str], now: dateti
     for name in (*DATABASES, ENVELOPES_DIR, *DIRECTORY_FILES):  # not the checks' -wal, -shm
         if (staged / name).exists():
             (staged / name).replace(data_dir / name)
-    _fsync_dir(data_dir)
+    fsync_dir(data_dir)
     return aside
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from adapters.transports import HandOver
+from broker.durable import fsync_dir
 from broker.errors import ConfigError, InputError
 
 DIR_MODE: Final = 0o700
@@ -82,14 +83,6 @@ def write_once(
         temp.unlink(missing_ok=True)
         raise ConfigError(f"cannot write into {folder}: {exc.strerror}") from None
     return True
-
-
-def fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SpoolTransport:

@@ -31,6 +31,7 @@ from broker.directory.trust import (
     accept_directory,
     refused,
 )
+from broker.durable import fsync_dir
 from broker.errors import ConfigError, IntegrityError
 
 STATE_FILE = "directory-state.json"
@@ -143,7 +144,7 @@ def write_file(path: Path, data: bytes, *, force: bool) -> None:
         finally:
             os.close(fd)
         temporary.replace(path)
-        _fsync_dir(path.parent)
+        fsync_dir(path.parent)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {exc.strerror}") from None
@@ -168,11 +169,3 @@ def _make_dir(folder: Path) -> None:
         folder.mkdir(mode=DATA_DIR_MODE, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create data folder {folder}: {exc.strerror}") from None
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

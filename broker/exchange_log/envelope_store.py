@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
+from broker.durable import fsync_dir
 from broker.envelope.limits import Limits
 from broker.errors import ConfigError, IntegrityError
 
@@ -80,7 +81,7 @@ class EnvelopeStore:
                 os.close(fd)
             temp.replace(path)
             if self._durable:
-                _fsync_dir(path.parent)
+                fsync_dir(path.parent)
         except OSError as exc:
             temp.unlink(missing_ok=True)
             raise ConfigError(
@@ -149,14 +150,6 @@ class EnvelopeStore:
         try:
             folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
             if self._durable:
-                _fsync_dir(folder.parent)
+                fsync_dir(folder.parent)
         except OSError as exc:
             raise ConfigError(f"cannot create envelope folder {folder}: {exc.strerror}") from None
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

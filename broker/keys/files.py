@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
+from broker.durable import fsync_dir
 from broker.errors import KeyFileError
 from broker.keys.model import (
     KEY_ID_LEN,
@@ -241,11 +242,7 @@ def _remove(path: Path) -> None:
 
 def _fsync_dir(directory: Path) -> None:
     try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_dir(directory)
     except OSError as exc:
         raise KeyFileError(f"cannot sync key directory {directory}: {exc.strerror}") from None
 
