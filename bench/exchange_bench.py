@@ -51,6 +51,7 @@ from broker.daemon import Office
 from broker.daemon.submission import Submitter
 from broker.exchange_log import EventType, ExchangeLog, decode_entry
 from broker.model import CaseEnquiry, new_id
+from broker.office_store import OfficeStore
 
 PAYLOAD_BYTES = 2048
 LATENCY_RATE = 500.0
@@ -191,15 +192,25 @@ def throughput(
     """Submit n enquiries back to back; wait for every hand-over and receipt. Returns the
     submit times, the submit rate and VN's RSS (MiB) afterwards."""
     sent: dict[bytes, datetime] = {}
+    # What earlier phases left counts too: wait for these n on top of it.
+    handed_before = stored_count(exchange.vn, "inbox", "handed_over")
+    delivered_before = stored_count(exchange.hk, "outbox", "delivered")
     start = time.perf_counter()
     for _ in range(n):
         message_id, at = exchange.submit()
         sent[message_id] = at
     submit_rate = n / (time.perf_counter() - start)
     vn, hk = exchange.daemons
-    wait_for(vn, "inbox", "handed_over", n, timeout)
-    wait_for(hk, "outbox", "delivered", n, timeout)
+    wait_for(vn, "inbox", "handed_over", handed_before + n, timeout)
+    wait_for(hk, "outbox", "delivered", delivered_before + n, timeout)
     return sent, submit_rate, vn.rss_kib() / 1024
+
+
+def stored_count(office: Office, section: str, state: str) -> int:
+    """Rows of ``state`` in the office's inbox or outbox now (what its health file reports)."""
+    with OfficeStore.open(office.paths.store, office_id=office.office_id) as store:
+        counts = store.inbox_counts() if section == "inbox" else store.delivery_counts()
+    return int(counts.get(state, 0))
 
 
 def offered(
