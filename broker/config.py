@@ -162,13 +162,24 @@ class LogSection:
     level: str = _setting("info", check=_one_of("debug", "info", "warning", "error"))
 
 
+def host_port(value: str, *, setting: str) -> tuple[str, int]:
+    """``HOST:PORT`` (an IPv6 host in brackets or not) as (host, port), port 0 to 65535;
+    ConfigError naming ``setting`` otherwise. The one parser of every ``listen`` setting."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ConfigError(f"{setting}: {value!r} is not HOST:PORT")
+    return host, int(port)
+
+
 def _listen(value: str) -> str | None:
     if value == "":
         return None
-    host, sep, port = value.rpartition(":")
-    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
-        return f"{value!r} is not HOST:PORT (like 127.0.0.1:9464)"
-    return None
+    try:
+        _host, port = host_port(value, setting="listen")
+    except ConfigError:
+        port = 0
+    return None if port > 0 else f"{value!r} is not HOST:PORT (like 127.0.0.1:9464)"
 
 
 def _http_url(value: str) -> str | None:

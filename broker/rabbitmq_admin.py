@@ -14,6 +14,7 @@ hold every user's password hash: they are compared here and never logged or show
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -38,6 +39,15 @@ class Rabbitmqctl:
     executable: str = "rabbitmqctl"
     node: str | None = None
     timeout: float = DEFAULT_CALL_TIMEOUT
+
+    @classmethod
+    def from_env(cls) -> Rabbitmqctl:
+        """``LIAISON_RABBITMQCTL`` (else ``rabbitmqctl`` on PATH) for ``LIAISON_RABBITMQ_NODE``
+        (else its default node): how the tests and the demo reach a broker to manage."""
+        return cls(
+            executable=os.environ.get("LIAISON_RABBITMQCTL", "rabbitmqctl"),
+            node=os.environ.get("LIAISON_RABBITMQ_NODE") or None,
+        )
 
     def run(self, step: str, *args: str, stdin: bytes | None = None) -> str:
         """Run one command quietly; its stdout, or TransportError naming ``step``."""

@@ -83,9 +83,10 @@ def rabbitmq_bin() -> Path:
     return folder
 
 
-def _listening(port: int) -> bool:
+def listening(host: str, port: int) -> bool:
+    """Whether something accepts TCP connections on ``host``:``port`` (within a second)."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+        with socket.create_connection((host, port), timeout=1.0):
             return True
     except OSError:
         return False
@@ -180,7 +181,7 @@ class RabbitNode:
             except TransportError:
                 time.sleep(0.5)  # not registered with epmd yet, or still booting
                 continue
-            if _listening(self.amqp_port):
+            if listening("127.0.0.1", self.amqp_port):
                 return
             time.sleep(0.2)
 
@@ -301,7 +302,7 @@ class RabbitNode:
             raise ConfigError(f"cannot prepare {self.folder}: {exc.strerror}") from None
 
     def _ensure_epmd(self) -> None:
-        if _listening(EPMD_PORT):
+        if listening("127.0.0.1", EPMD_PORT):
             return
         epmd = shutil.which("epmd") or next(
             (str(p) for p in Path("/usr/lib/erlang").glob("erts-*/bin/epmd")), None
@@ -317,7 +318,7 @@ class RabbitNode:
             start_new_session=True,
         )
         deadline = time.monotonic() + 10
-        while not _listening(EPMD_PORT) and time.monotonic() < deadline:
+        while not listening("127.0.0.1", EPMD_PORT) and time.monotonic() < deadline:
             time.sleep(0.05)
 
     def _stop_epmd(self) -> None:

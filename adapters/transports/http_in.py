@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from adapters.transports.spool import DONE, FAILED, ensure_folder, write_once
 from adapters.transports.tls import describe, is_loopback, server_tls_context
-from broker.config import PartnerApiSection
+from broker.config import PartnerApiSection, host_port
 from broker.errors import ConfigError, LiaisonError
 from broker.log import get_logger
 
@@ -78,11 +78,7 @@ class Reply:
 
 def parse_listen(listen: str) -> tuple[str, int]:
     """``HOST:PORT`` (IPv6 in brackets or not) as a host and a port; ConfigError otherwise."""
-    host, sep, port = listen.rpartition(":")
-    host = host.strip("[]")
-    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
-        raise ConfigError(f"partner_api.listen: {listen!r} is not HOST:PORT")
-    return host, int(port)
+    return host_port(listen, setting="partner_api.listen")
 
 
 def suffix_of(file_name: str | None, content_type: str | None) -> str | None:

@@ -64,80 +64,61 @@ class Core:
         except BaseException:
             self.store.close()
             raise
-        try:
-            self._assemble(office, link, network=network, clock=clock, rng=rng,
-                           max_in_flight=max_in_flight, retry=retry,
-                           checkpoint_entries=checkpoint_entries,
-                           checkpoint_interval=checkpoint_interval,
-                           checkpoint_share_interval=checkpoint_share_interval)  # fmt: skip
+        try:  # the parts on top of the store and the log; both closed if one fails
+            self.checkpointer = Checkpointer(
+                self.log,
+                lambda: log_signer(self._office.keys, network=network),
+                every=checkpoint_entries,
+                interval=checkpoint_interval,
+                clock=clock,
+            )
+            handover = handover_from_config(office.config, read_secret=read_secret, rng=rng)
+            envelopes = paths.envelope_store()
+            self.inbound = Inbound(self.office, self.store, envelopes, handover, rng=rng)
+            self.witness = Witness(
+                self.office,
+                self.store,
+                self.log,
+                envelopes,
+                network=network,
+                interval=checkpoint_share_interval,
+                rng=rng,
+            )
+            self.inbound.witness = self.witness.receive
+            self.pickup: PickupWatcher | None = None
+            pickup_dir = office.config.handover.pickup_dir
+            if pickup_dir is not None:
+                folder = PickupFolder(pickup_dir, max_bytes=handover.codec.max_input_bytes)
+                folder.prepare()
+                self.pickup = PickupWatcher(
+                    self.office, self.store, handover.codec, folder, rng=rng
+                )
+            self.partner_api: PartnerApi | None = None
+            if office.config.partner_api.listen and pickup_dir is not None:
+                # The office's system may POST its files instead of writing them into the folder.
+                self.partner_api = PartnerApi.from_config(
+                    office.config.partner_api,
+                    pickup_dir=pickup_dir,
+                    suffixes=handover.codec.suffixes,
+                    max_bytes=handover.codec.max_input_bytes,
+                    read_secret=read_secret,
+                )
+            self.publisher = Publisher(
+                self.store,
+                link,
+                office_id=office.office_id,
+                user=amqp_user(office.office_id, user_prefix=office.user_prefix),
+                max_in_flight=max_in_flight,
+                retry=retry,
+            )
+            self._directory_watch = FileWatch(office.config.directory.file)
+            self.monitoring = Monitoring(
+                self.store, self.log, link, office_id=office.office_id, clock=clock
+            )
         except BaseException:
             self.store.close()
             self.log.close()
             raise
-
-    def _assemble(
-        self,
-        office: Office,
-        link: AmqpLink,
-        *,
-        network: str,
-        clock: Callable[[], datetime],
-        rng: Callable[[int], bytes],
-        max_in_flight: int,
-        retry: RetryPolicy,
-        checkpoint_entries: int,
-        checkpoint_interval: float,
-        checkpoint_share_interval: float,
-    ) -> None:
-        """The parts on top of the store and the log (closed by the caller if this fails)."""
-        paths = office.paths
-        self.checkpointer = Checkpointer(
-            self.log,
-            lambda: log_signer(self._office.keys, network=network),
-            every=checkpoint_entries,
-            interval=checkpoint_interval,
-            clock=clock,
-        )
-        handover = handover_from_config(office.config, read_secret=read_secret, rng=rng)
-        self.inbound = Inbound(self.office, self.store, paths.envelope_store(), handover, rng=rng)
-        self.witness = Witness(
-            self.office,
-            self.store,
-            self.log,
-            paths.envelope_store(),
-            network=network,
-            interval=checkpoint_share_interval,
-            rng=rng,
-        )
-        self.inbound.witness = self.witness.receive
-        self.pickup: PickupWatcher | None = None
-        pickup_dir = office.config.handover.pickup_dir
-        if pickup_dir is not None:
-            folder = PickupFolder(pickup_dir, max_bytes=handover.codec.max_input_bytes)
-            folder.prepare()
-            self.pickup = PickupWatcher(self.office, self.store, handover.codec, folder, rng=rng)
-        self.partner_api: PartnerApi | None = None
-        if office.config.partner_api.listen and pickup_dir is not None:
-            # The office's system may POST its files instead of writing them into the folder.
-            self.partner_api = PartnerApi.from_config(
-                office.config.partner_api,
-                pickup_dir=pickup_dir,
-                suffixes=handover.codec.suffixes,
-                max_bytes=handover.codec.max_input_bytes,
-                read_secret=read_secret,
-            )
-        self.publisher = Publisher(
-            self.store,
-            link,
-            office_id=office.office_id,
-            user=amqp_user(office.office_id, user_prefix=office.user_prefix),
-            max_in_flight=max_in_flight,
-            retry=retry,
-        )
-        self._directory_watch = FileWatch(office.config.directory.file)
-        self.monitoring = Monitoring(
-            self.store, self.log, link, office_id=office.office_id, clock=clock
-        )
 
     def office(self) -> Office:
         return self._office

@@ -29,6 +29,7 @@ from typing import Any, Final, Protocol
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import CollectorRegistry
 
+from broker.config import host_port
 from broker.daemon.health import STALE_AFTER_INTERVALS, assess
 from broker.daemon.metrics import daemon_registry
 from broker.errors import ConfigError
@@ -54,10 +55,7 @@ class DaemonView(Protocol):
 
 def parse_listen(value: str) -> tuple[str, int]:
     """``HOST:PORT`` (``[::1]:9464`` for IPv6) as (host, port); config.py checked the form."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit():
-        raise ConfigError(f"metrics.listen: {value!r} is not HOST:PORT")
-    return host.removeprefix("[").removesuffix("]"), int(port)
+    return host_port(value, setting="metrics.listen")
 
 
 def _age(status: Mapping[str, Any], now: datetime) -> timedelta | None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shlex
-import socket  # noqa: TID251 - this module is an edge: it probes a loopback port
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from broker.errors import LiaisonError, NotAvailable
 from broker.rabbitmq_admin import Rabbitmqctl
+from broker.rabbitmq_node import listening as _listening
 
 LOCAL_HOST: Final = "127.0.0.1"
 LOCAL_PORT: Final = 5672
@@ -50,28 +50,12 @@ class DemoBroker:
     origin: str  # for the person: where it came from
 
 
-def _listening(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
-
-
 def _manageable(ctl: Rabbitmqctl) -> bool:
     try:
         ctl.run("probe", "list_vhosts")
     except LiaisonError:
         return False
     return True
-
-
-def _env_ctl() -> Rabbitmqctl:
-    return Rabbitmqctl(
-        executable=os.environ.get("LIAISON_RABBITMQCTL", "rabbitmqctl"),
-        node=os.environ.get("LIAISON_RABBITMQ_NODE") or None,
-        timeout=60.0,
-    )
 
 
 @contextlib.contextmanager
@@ -81,7 +65,7 @@ def find_broker(work: Path, *, say: Callable[[str], None]) -> Iterator[DemoBroke
     env = os.environ.get("LIAISON_AMQP_URL")
     if env:
         parts = urlsplit(env)
-        ctl = _env_ctl()
+        ctl = Rabbitmqctl.from_env()
         if not _manageable(ctl):
             raise NotAvailable(
                 f"LIAISON_AMQP_URL is set, but {ctl.executable} cannot manage that broker;"
@@ -92,7 +76,7 @@ def find_broker(work: Path, *, say: Callable[[str], None]) -> Iterator[DemoBroke
         )
         return
     if _listening(LOCAL_HOST, LOCAL_PORT):
-        ctl = _env_ctl()
+        ctl = Rabbitmqctl.from_env()
         if _manageable(ctl):
             yield DemoBroker(LOCAL_HOST, LOCAL_PORT, ctl, f"the local broker ({LOCAL_HOST}:5672)")
             return

@@ -9,7 +9,6 @@ so rather than skip.
 from __future__ import annotations
 
 import contextlib
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -63,10 +62,7 @@ class LiaisonSite:
 
 
 def rabbitmqctl() -> Rabbitmqctl:
-    return Rabbitmqctl(
-        executable=os.environ.get("LIAISON_RABBITMQCTL", "rabbitmqctl"),
-        node=os.environ.get("LIAISON_RABBITMQ_NODE") or None,
-    )
+    return Rabbitmqctl.from_env()
 
 
 def _cannot_manage(url: str, why: str) -> str:
@@ -76,6 +72,32 @@ def _cannot_manage(url: str, why: str) -> str:
         f" cannot manage the broker at {host} ({why}). Run them as root on the broker's host,"
         " or set LIAISON_RABBITMQCTL / LIAISON_RABBITMQ_NODE to a rabbitmqctl that reaches it."
     )
+
+
+@contextlib.contextmanager
+def site_with(amqp_url: str, routes: tuple[OfficeRoute, ...]) -> Iterator[LiaisonSite]:
+    """A fresh vhost and users for ``routes`` (generated definitions, applied with
+    rabbitmqctl), removed at the end: for modules whose offices differ from ROUTES."""
+    token = secrets.token_hex(4)
+    made = LiaisonSite(
+        url=amqp_url,
+        vhost=f"liaison-test-{token}",
+        user_prefix=f"t{token}-",
+        ctl=rabbitmqctl(),
+        passwords={route.office_id: new_password() for route in routes},
+    )
+    definitions = build_definitions(
+        routes,
+        vhost=made.vhost,
+        passwords=made.passwords,
+        user_prefix=made.user_prefix,
+        delivery_limit=DELIVERY_LIMIT,
+    )
+    apply_definitions(definitions, ctl=made.ctl)
+    try:
+        yield made
+    finally:
+        remove_site(made.ctl, vhost=made.vhost, users_prefix=made.user_prefix)
 
 
 @pytest.fixture(scope="session")

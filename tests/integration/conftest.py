@@ -9,10 +9,11 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
+
+from broker.rabbitmq_node import listening
 
 LOCAL_URL = "amqp://guest:guest@127.0.0.1:5672/%2F"
 HOW_TO = (
@@ -21,14 +22,6 @@ HOW_TO = (
     "(e.g. 'rabbitmq-server -detached' or 'apt-get install rabbitmq-server'), or install Docker so "
     "that testcontainers can start one."
 )
-
-
-def _listening(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
 
 
 def _container_url() -> Iterator[str]:
@@ -54,7 +47,7 @@ def amqp_url() -> Iterator[str]:
     env = os.environ.get("LIAISON_AMQP_URL")
     if env:
         yield env
-    elif _listening("127.0.0.1", 5672):
+    elif listening("127.0.0.1", 5672):
         yield LOCAL_URL
     else:
         yield from _container_url()

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import json
-import secrets
 import socket
 import ssl
 import threading
@@ -21,23 +20,18 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-import pika
 import pytest
 from lxml import etree
 
 import tests.integration.test_exchange_daemon as exchange
 from adapters.base import load
 from broker.certs import issue, make_ca, write_issued
-from broker.config import load_config
-from broker.daemon import load_office
 from broker.daemon.submission import submit
 from broker.exchange_log import EventType
 from broker.model import CaseEnquiry, CaseResponse, new_id
 from broker.office_store import DeliveryState
-from broker.rabbitmq_admin import apply_definitions, remove_site
-from broker.topology import OfficeRoute, build_definitions, new_password
-from tests.demo import DIRECTORY_FILE, ROOT_FILE
-from tests.integration.broker_fixtures import DELIVERY_LIMIT, LiaisonSite, rabbitmqctl
+from broker.topology import OfficeRoute
+from tests.integration.broker_fixtures import LiaisonSite, site_with
 
 pytestmark = pytest.mark.integration
 
@@ -57,63 +51,29 @@ HANDOVER = {
 
 @pytest.fixture(scope="module")
 def site(amqp_url: str) -> Iterator[LiaisonSite]:
-    token = secrets.token_hex(4)
-    made = LiaisonSite(
-        url=amqp_url,
-        vhost=f"liaison-test-{token}",
-        user_prefix=f"t{token}-",
-        ctl=rabbitmqctl(),
-        passwords={route.office_id: new_password() for route in ROUTES},
-    )
-    definitions = build_definitions(
-        ROUTES,
-        vhost=made.vhost,
-        passwords=made.passwords,
-        user_prefix=made.user_prefix,
-        delivery_limit=DELIVERY_LIMIT,
-    )
-    apply_definitions(definitions, ctl=made.ctl)
-    try:
+    with site_with(amqp_url, ROUTES) as made:
         yield made
-    finally:
-        remove_site(made.ctl, vhost=made.vhost, users_prefix=made.user_prefix)
+
+
+key_folder = exchange.key_folder
 
 
 @pytest.fixture
 def offices(
     site: LiaisonSite, key_folder: Path, tmp_path: Path
 ) -> Iterator[Callable[..., exchange.Node]]:
+    """A node per office, its [handover] as HANDOVER says unless ``handover`` is given."""
     made: list[exchange.Node] = []
-    params = pika.URLParameters(site.url)
 
     def node(office_id: str, handover: str | None = None) -> exchange.Node:
-        folder = tmp_path / office_id
-        folder.mkdir()
-        secret = folder / "amqp-password"
-        secret.write_text(site.passwords[office_id])
-        secret.chmod(0o600)
-        path = folder / "office.toml"
-        path.write_text(
-            f'[office]\nid = "{office_id}"\ndata_dir = "data"\n'
-            f'[keys]\ndir = "{key_folder / "offices" / office_id}"\n'
-            f'[directory]\nfile = "{DIRECTORY_FILE}"\npinned_root = "{ROOT_FILE}"\n'
-            f'[amqp]\nurls = ["amqp://{params.host}:{params.port}/{site.vhost}"]\n'
-            f'password_file = "amqp-password"\nuser_prefix = "{site.user_prefix}"\n'
-            f'[log]\nformat = "json"\n'
-            + (HANDOVER.get(office_id, "") if handover is None else handover),
-            encoding="utf-8",
-        )
-        config = load_config(path)
-        office = load_office(config, passphrase=None, now=datetime.now(UTC))
-        made.append(exchange.Node(path, config, office, exchange.Clock()))
+        extra = HANDOVER.get(office_id, "") if handover is None else handover
+        made.append(exchange.make_node(site, key_folder, tmp_path / office_id, office_id,
+                                       extra=extra))  # fmt: skip
         return made[-1]
 
     yield node
     for each in made:
         each.stop()
-
-
-key_folder = exchange.key_folder
 
 
 def files(folder: Path, pattern: str) -> list[Path]:

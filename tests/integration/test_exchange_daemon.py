@@ -45,18 +45,15 @@ from broker.exchange_log.verify import verify_log
 from broker.letters import seal_message
 from broker.model import CaseEnquiry, CaseResponse, EnquiryType, new_id
 from broker.office_store import DeliveryState, OfficeStore
-from broker.rabbitmq_admin import apply_definitions, remove_site
 from broker.topology import (
     ENVELOPE_EXCHANGE,
     OfficeRoute,
-    build_definitions,
     dead_letter_queue,
     inbox_queue,
-    new_password,
     routing_key,
 )
 from tests.demo import DIRECTORY_FILE, ROOT_FILE, make
-from tests.integration.broker_fixtures import DELIVERY_LIMIT, LiaisonSite, rabbitmqctl
+from tests.integration.broker_fixtures import DELIVERY_LIMIT, LiaisonSite, site_with
 
 pytestmark = pytest.mark.integration
 
@@ -86,26 +83,8 @@ SMALL_LIMIT = 32 * 1024  # VN's max_envelope_bytes: an enquiry fits, 40 KiB of j
 
 @pytest.fixture(scope="module")
 def site(amqp_url: str) -> Iterator[LiaisonSite]:
-    token = secrets.token_hex(4)
-    made = LiaisonSite(
-        url=amqp_url,
-        vhost=f"liaison-test-{token}",
-        user_prefix=f"t{token}-",
-        ctl=rabbitmqctl(),
-        passwords={route.office_id: new_password() for route in ROUTES},
-    )
-    definitions = build_definitions(
-        ROUTES,
-        vhost=made.vhost,
-        passwords=made.passwords,
-        user_prefix=made.user_prefix,
-        delivery_limit=DELIVERY_LIMIT,
-    )
-    apply_definitions(definitions, ctl=made.ctl)
-    try:
+    with site_with(amqp_url, ROUTES) as made:
         yield made
-    finally:
-        remove_site(made.ctl, vhost=made.vhost, users_prefix=made.user_prefix)
 
 
 @pytest.fixture(autouse=True)
@@ -187,35 +166,48 @@ class Node:
         return sorted(folder.glob("*.json")) if folder.is_dir() else []
 
 
+def make_node(
+    site: LiaisonSite,
+    key_folder: Path,
+    folder: Path,
+    office_id: str,
+    *,
+    max_envelope_bytes: int | None = None,
+    extra: str = "",
+) -> Node:
+    """An office of ``site`` configured in ``folder``; ``extra`` adds configuration (a
+    [handover] section, say)."""
+    folder.mkdir()
+    secret = folder / "amqp-password"
+    secret.write_text(site.passwords[office_id])
+    secret.chmod(0o600)
+    params = pika.URLParameters(site.url)
+    limits = f"[limits]\nmax_envelope_bytes = {max_envelope_bytes}\n" if max_envelope_bytes else ""
+    path = folder / "office.toml"
+    path.write_text(
+        f'[office]\nid = "{office_id}"\ndata_dir = "data"\n'
+        f'[keys]\ndir = "{key_folder / "offices" / office_id}"\n'
+        f'[directory]\nfile = "{DIRECTORY_FILE}"\npinned_root = "{ROOT_FILE}"\n'
+        f'[amqp]\nurls = ["amqp://{params.host}:{params.port}/{site.vhost}"]\n'
+        f'password_file = "amqp-password"\nuser_prefix = "{site.user_prefix}"\n'
+        f'[log]\nformat = "json"\n' + limits + extra,
+        encoding="utf-8",
+    )
+    config = load_config(path)
+    office = load_office(config, passphrase=None, now=datetime.now(UTC))
+    return Node(path, config, office, Clock())
+
+
 @pytest.fixture
 def offices(site: LiaisonSite, key_folder: Path, tmp_path: Path) -> Iterator[Callable[..., Node]]:
     made: list[Node] = []
 
     def node(office_id: str, *, max_envelope_bytes: int | None = None) -> Node:
         folder = tmp_path / office_id
-        folder.mkdir()
-        secret = folder / "amqp-password"
-        secret.write_text(site.passwords[office_id])
-        secret.chmod(0o600)
-        params = pika.URLParameters(site.url)
-        limits = (
-            f"[limits]\nmax_envelope_bytes = {max_envelope_bytes}\n" if max_envelope_bytes else ""
+        made.append(
+            make_node(site, key_folder, folder, office_id, max_envelope_bytes=max_envelope_bytes)
         )
-        path = folder / "office.toml"
-        path.write_text(
-            f'[office]\nid = "{office_id}"\ndata_dir = "data"\n'
-            f'[keys]\ndir = "{key_folder / "offices" / office_id}"\n'
-            f'[directory]\nfile = "{DIRECTORY_FILE}"\npinned_root = "{ROOT_FILE}"\n'
-            f'[amqp]\nurls = ["amqp://{params.host}:{params.port}/{site.vhost}"]\n'
-            f'password_file = "amqp-password"\nuser_prefix = "{site.user_prefix}"\n'
-            f'[log]\nformat = "json"\n' + limits,
-            encoding="utf-8",
-        )
-        config = load_config(path)
-        office = load_office(config, passphrase=None, now=datetime.now(UTC))
-        result = Node(path, config, office, Clock())
-        made.append(result)
-        return result
+        return made[-1]
 
     yield node
     for each in made:
