@@ -248,15 +248,25 @@ class ExchangeLog:
         return 0 if row[0] is None else int(row[0]) + 1
 
     def _load_state(self) -> None:
-        size, entries = self.size, self.entry_count()
-        if size != entries:
-            raise IntegrityError(
-                f"{self.path}: the log has {entries} entries but its tree has {size} leaves; "
-                "run 'liaison audit verify'"
-            )
-        self._state = TreeState.from_peaks(size, tree_peaks(size, self.node_reader().read_node))
+        # Counts and peaks from one snapshot: outside a transaction another process's
+        # append could land between reading the leaves and reading the entries.
+        outer = self._conn.in_transaction
         with _sqlite_errors(self.path):
-            self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            if not outer:
+                self._conn.execute("BEGIN")
+            try:
+                size, entries = self.size, self.entry_count()
+                if size != entries:
+                    raise IntegrityError(
+                        f"{self.path}: the log has {entries} entries but its tree has {size} "
+                        "leaves; run 'liaison audit verify'"
+                    )
+                peaks = tree_peaks(size, self.node_reader().read_node)
+                self._data_version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+            finally:
+                if not outer:
+                    self._conn.execute("COMMIT")
+        self._state = TreeState.from_peaks(size, peaks)
 
     def node_reader(self) -> TileReader:
         return TileReader(self)

@@ -128,6 +128,33 @@ def test_another_writer_in_between_is_noticed(path: Path) -> None:
         assert [first.entry(i) for i in range(4)] == [entry(i) for i in range(4)]
 
 
+def test_opening_reads_the_tree_and_the_entries_from_one_snapshot(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process appends just after the opener counted the leaves: the opener must
+    # still see matching counts (CI once saw "1 entries but 0 leaves" from this race).
+    with ExchangeLog.open(path, office_id=OFFICE) as writer:
+        leaves = ExchangeLog.size
+        fired: list[int] = []
+
+        def leaves_then_another_append(log: ExchangeLog) -> int:
+            counted = int(leaves.__get__(log))
+            if log is not writer and not fired:
+                fired.append(writer.append(entry(len(fired))))
+            return counted
+
+        monkeypatch.setattr(ExchangeLog, "size", property(leaves_then_another_append))
+        with ExchangeLog.open(path, office_id=OFFICE) as opener:
+            assert fired == [0]
+            monkeypatch.undo()
+            assert opener.size == 1
+            opener.append(entry(1))  # its tree is reloaded, not the stale snapshot's
+        assert (
+            writer.root()
+            == MemoryNodeStore.from_leaves(leaf_hash(entry(i).encode()) for i in range(2))[1].root()
+        )
+
+
 def test_checkpoints_are_signed_by_the_office_key_and_stored(log: ExchangeLog) -> None:
     keys = OfficeKeys.generate(OFFICE)
     fill(log, 5)
