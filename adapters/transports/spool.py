@@ -2,7 +2,9 @@
 
 Writing is atomic and never overwrites: a temporary name in the same folder, fsync, ``link``
 to the final name (which fails if the name exists), fsync of the folder. A reader never sees a
-partial file; an existing file means the message was handed over already. Folders are 0700 and
+partial file; an existing file means the message was handed over already. In the daemon's
+group commit (:class:`broker.durable.FileBatch`) the fsyncs are shared by the batch and the
+link comes at its end, after the data is on disk. Folders are 0700 and
 files 0600: they hold case content on the office's own disk, by design.
 
 The pickup folder belongs to the office's system: it drops files in, the daemon takes them.
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from adapters.transports import HandOver
-from broker.durable import fsync_dir
+from broker.durable import FileBatch, fsync_dir
 from broker.errors import ConfigError, InputError
 
 DIR_MODE: Final = 0o700
@@ -51,27 +53,39 @@ def ensure_folder(folder: Path) -> None:
 
 
 def write_once(
-    folder: Path, name: str, data: bytes, *, rng: Callable[[int], bytes] = os.urandom
+    folder: Path,
+    name: str,
+    data: bytes,
+    *,
+    rng: Callable[[int], bytes] = os.urandom,
+    files: FileBatch | None = None,
 ) -> bool:
     """Write ``folder/name`` atomically; True if written now, False if it existed already.
-    ConfigError (naming the folder) when the disk refuses."""
+    Inside ``files.batch()`` the name appears, durably, at the batch's end. ConfigError
+    (naming the folder) when the disk refuses."""
     if not name or "/" in name or name.startswith(".") or name in (".", ".."):
         raise InputError("not a plain file name")
     ensure_folder(folder)
     path = folder / name
-    if path.exists():
+    if path.exists() or (files is not None and files.pending(path) is not None):
         return False
     temp = folder / f".{name}.{rng(6).hex()}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     try:
+        later = files is not None and files.deferring(folder)
         fd = os.open(temp, flags, FILE_MODE)
         try:
             view = memoryview(data)
             while view:
                 view = view[os.write(fd, view) :]
-            os.fsync(fd)
+            if not later:
+                os.fsync(fd)
         finally:
             os.close(fd)
+        if later:
+            assert files is not None  # noqa: S101 - later implies files
+            files.place(temp, path, replace=False)  # linked: an existing name still wins
+            return True
         try:
             os.link(temp, path)  # never replaces: an existing name means handed over
         except FileExistsError:
@@ -90,15 +104,28 @@ class SpoolTransport:
 
     name = "spool"
 
-    def __init__(self, folder: Path, *, rng: Callable[[int], bytes] = os.urandom) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        rng: Callable[[int], bytes] = os.urandom,
+        files: FileBatch | None = None,
+    ) -> None:
         self.folder = folder
         self._rng = rng
+        self._files = files
 
     def path_for(self, handover: HandOver) -> Path:
         return self.folder / handover.file_name
 
     def deliver(self, handover: HandOver) -> str:
-        write_once(self.folder, handover.file_name, handover.encoded.data, rng=self._rng)
+        write_once(
+            self.folder,
+            handover.file_name,
+            handover.encoded.data,
+            rng=self._rng,
+            files=self._files,
+        )
         return handover.file_name
 
 

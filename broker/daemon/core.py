@@ -23,6 +23,7 @@ from broker.daemon.outbound import Publisher, RetryPolicy
 from broker.daemon.pickup import PickupWatcher
 from broker.daemon.upkeep import Checkpointer, FileWatch, directory_loaded
 from broker.daemon.witnessing import Witness
+from broker.durable import FileBatch
 from broker.errors import LiaisonError
 from broker.exchange_log import EventType, ExchangeLog, LogEntry, log_signer
 from broker.log import get_logger
@@ -72,8 +73,12 @@ class Core:
                 interval=checkpoint_interval,
                 clock=clock,
             )
-            handover = handover_from_config(office.config, read_secret=read_secret, rng=rng)
-            envelopes = paths.envelope_store()
+            # The batch's files share their fsyncs (runner._process: before the commit).
+            self.files = FileBatch()
+            handover = handover_from_config(
+                office.config, read_secret=read_secret, rng=rng, files=self.files
+            )
+            envelopes = paths.envelope_store(self.files)
             self.inbound = Inbound(self.office, self.store, envelopes, handover, rng=rng)
             self.witness = Witness(
                 self.office,
@@ -172,6 +177,11 @@ class Core:
     def publish_due(self) -> None:
         self.publisher.publish_due(self._clock())
 
+    def publish_if_queued(self) -> None:
+        """Publish at once what another process just queued (``liaison submit``)."""
+        if self.store.changed_elsewhere():
+            self.publish_due()
+
     def flush(self) -> None:
         self.store.flush_journal(self.log)
 
@@ -234,6 +244,7 @@ class Core:
     def close(self) -> None:
         if self.partner_api is not None:
             self.partner_api.stop()
+        self.files.close()
         for closing in (self.store, self.log):
             try:
                 closing.close()

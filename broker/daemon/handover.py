@@ -24,6 +24,7 @@ from adapters.base import Codec, Decoded, Encoded, load
 from adapters.transports import HandOver, Transport
 from adapters.transports.spool import SpoolTransport
 from broker.config import OfficeConfig
+from broker.durable import FileBatch
 from broker.envelope import Header, MessageKind
 from broker.errors import ConfigError, InputError, LiaisonError, PolicyRefused
 from broker.messages import Message, message_from_json
@@ -105,6 +106,7 @@ def handover_from_config(
     *,
     read_secret: Callable[[Path], str],
     rng: Callable[[int], bytes] = os.urandom,
+    files: FileBatch | None = None,
 ) -> Handover:
     """Build the office's hand-over from ``[handover]``; ConfigError/NotAvailable naming the
     setting when it cannot be built (checked at start, not at the first message)."""
@@ -119,7 +121,7 @@ def handover_from_config(
         transport = HttpTransport.from_config(section, read_secret)
     else:
         folder = section.deliver_dir or config.office.data_dir / DELIVER_DIR
-        transport = SpoolTransport(folder, rng=rng)
+        transport = SpoolTransport(folder, rng=rng, files=files)
     return Handover(codec, transport, section.variant or None, section.essential)
 
 

@@ -24,6 +24,7 @@ from broker.amqp.settings import AmqpSettings, parse_broker_url
 from broker.config import OfficeConfig
 from broker.directory import Directory
 from broker.directory.store import OfficeDirectory, load_office_directory
+from broker.durable import FileBatch
 from broker.envelope import Limits
 from broker.errors import ConfigError, IntegrityError, KeyFileError
 from broker.exchange_log import EnvelopeStore, store_beside
@@ -64,8 +65,8 @@ class OfficePaths:
     def lock(self) -> Path:
         return self.data_dir / LOCK_FILE
 
-    def envelope_store(self) -> EnvelopeStore:
-        return EnvelopeStore(self.envelopes)
+    def envelope_store(self, files: FileBatch | None = None) -> EnvelopeStore:
+        return EnvelopeStore(self.envelopes, files=files)
 
 
 def limits_of(config: OfficeConfig) -> Limits:

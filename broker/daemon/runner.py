@@ -58,9 +58,11 @@ def utc_now() -> datetime:
 class DaemonSettings:
     """Timings of the core loop (seconds unless said otherwise)."""
 
-    # How long the core thread waits for work before it looks at its timers.
-    tick: float = 0.2
-    # How often the outbox is read for deliveries queued by other processes (liaison submit).
+    # How long the core thread waits for work before it looks at its timers and whether another
+    # process (liaison submit) queued something; that look is one cheap PRAGMA, and the tick
+    # bounds how long a submitted enquiry waits before it is published.
+    tick: float = 0.01
+    # How often the outbox is read in any case (retries that fell due).
     outbox_poll: float = 1.0
     # How often unfinished hand-overs are retried, overdue and expired deliveries marked, and
     # old rejected ids forgotten.
@@ -230,6 +232,8 @@ class OfficeDaemon:
             if batch or moment >= next_poll:
                 self._guard("publish", core.publish_due)
                 next_poll = moment + settings.outbox_poll
+            else:
+                self._guard("publish", core.publish_if_queued)
             if moment >= next_pickup:
                 self._guard("pickup", core.take_pickups)
                 next_pickup = moment + pickup_every
@@ -258,9 +262,10 @@ class OfficeDaemon:
         return batch
 
     def _process(self, batch: list[Work]) -> None:
-        """Handle a batch in one durable commit (group commit: one fsync of the store for the
-        whole batch instead of several per message), then settle the deliveries with the
-        broker: nothing is acked before what it caused is on disk."""
+        """Handle a batch in one durable commit (group commit: one fsync of the store, and one
+        syncfs for the files it wrote, for the whole batch instead of several per message),
+        then settle the deliveries with the broker: nothing is acked before what it caused is
+        on disk."""
         core = self._the_core()
         settled: list[tuple[Delivery, Settle | None]] = []
         done = 0  # items of the batch handled inside the transaction
@@ -270,7 +275,8 @@ class OfficeDaemon:
 
         def handle_all() -> None:
             nonlocal done
-            with core.store.batch():
+            # The files' shared sync ends before the store commits (the inner block first).
+            with core.store.batch(), core.files.batch():
                 for item in batch:
                     if isinstance(item, Delivery):
                         # One bad message must not stop the office: the error is noted, the

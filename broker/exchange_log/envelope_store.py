@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final
 
-from broker.durable import fsync_dir
+from broker.durable import FileBatch, fsync_dir
 from broker.envelope.limits import Limits
 from broker.errors import ConfigError, IntegrityError
 
@@ -40,6 +40,8 @@ class EnvelopeStore:
 
     ``durable=False`` skips the fsyncs: only for building benchmark fixtures, never for an
     office (a crash could then leave a missing or empty file behind a logged digest).
+    ``files``: inside its ``batch()`` a new file gets its name, durably, at the batch's end
+    (the daemon's group commit), not at once.
     """
 
     def __init__(
@@ -47,11 +49,13 @@ class EnvelopeStore:
         root: Path,
         *,
         durable: bool = True,
+        files: FileBatch | None = None,
         rng: Callable[[int], bytes] = os.urandom,
     ) -> None:
         self.root = root
         self._root = str(root)
         self._durable = durable
+        self._files = files
         self._rng = rng
 
     def path_for(self, digest: bytes) -> Path:
@@ -64,21 +68,27 @@ class EnvelopeStore:
         """Store ``envelope`` (once: storing it again is a no-op); return its SHA-256."""
         digest = hashlib.sha256(envelope).digest()
         path = self.path_for(digest)
-        if path.exists():
+        files = self._files
+        if path.exists() or (files is not None and files.pending(path) is not None):
             return digest
         self._make_dir(path.parent)
         temp = path.with_name(f".{path.name[:16]}.{self._rng(6).hex()}.tmp")
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
+            later = self._durable and files is not None and files.deferring(path.parent)
             fd = os.open(temp, flags, FILE_MODE)
             try:
                 view = memoryview(envelope)
                 while view:
                     view = view[os.write(fd, view) :]
-                if self._durable:
+                if self._durable and not later:
                     os.fsync(fd)
             finally:
                 os.close(fd)
+            if later:
+                assert files is not None  # noqa: S101 - later implies files
+                files.place(temp, path, replace=True)
+                return digest
             temp.replace(path)
             if self._durable:
                 fsync_dir(path.parent)
@@ -95,7 +105,14 @@ class EnvelopeStore:
             raise IntegrityError(f"an envelope digest is {DIGEST_SIZE} bytes, not {len(digest)}")
         name = digest.hex()
         # Plain strings and os calls: a full verification reads every envelope.
-        path = os.path.join(self._root, name[:2], name[2:])  # noqa: PTH118
+        data = self._read(os.path.join(self._root, name[:2], name[2:]))  # noqa: PTH118
+        if data is None and self._files is not None:
+            waiting = self._files.pending(self.path_for(digest))  # written in this batch
+            if waiting is not None:
+                data = self._read(str(waiting))
+        return data
+
+    def _read(self, path: str) -> bytes | None:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
@@ -119,7 +136,10 @@ class EnvelopeStore:
         return b"".join(chunks)
 
     def __contains__(self, digest: object) -> bool:
-        return isinstance(digest, bytes) and self.path_for(digest).is_file()
+        if not isinstance(digest, bytes):
+            return False
+        path = self.path_for(digest)
+        return path.is_file() or (self._files is not None and self._files.pending(path) is not None)
 
     def delete(self, digest: bytes) -> bool:
         """Remove an envelope (retention); True if there was one."""

@@ -58,6 +58,11 @@ class OfficeStore(InboxStore):
         broker only after it returned. A failing method is undone alone."""
         return self.db.transaction()
 
+    def changed_elsewhere(self) -> bool:
+        """Whether another process (``liaison submit``, a bulk submitter) committed since the
+        last call: the daemon's cue to read the outbox at once instead of at its next poll."""
+        return self.db.changed_elsewhere()
+
     def close(self) -> None:
         self.db.close()
 

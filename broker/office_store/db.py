@@ -120,6 +120,7 @@ class Database:
         # sqlite3 connections are not safe for concurrent use; transactions hold this lock.
         self._lock = threading.RLock()
         self._depth = 0  # open transaction levels: 1 is the real one, more are savepoints
+        self._seen_version: object = None
 
     @classmethod
     def open(cls, path: Path, *, office_id: str) -> Self:
@@ -237,6 +238,15 @@ class Database:
                 self._conn.execute(f"RELEASE {name}")
         finally:
             self._depth -= 1
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection committed since the last call (SQLite's data_version:
+        reads no table, so the daemon can ask every few milliseconds)."""
+        row = self.one("PRAGMA data_version")
+        version = None if row is None else row[0]
+        changed = version != self._seen_version
+        self._seen_version = version
+        return changed
 
     def execute(self, sql: str, parameters: Sequence[Any] = ()) -> int:
         """Run one statement; the number of rows it changed."""

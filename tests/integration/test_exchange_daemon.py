@@ -126,9 +126,9 @@ class Node:
     def office_id(self) -> str:
         return self.office.office_id
 
-    def start(self) -> OfficeDaemon:
+    def start(self, settings: DaemonSettings = FAST) -> OfficeDaemon:
         self.daemon = OfficeDaemon(
-            self.office, amqp_settings(self.config), settings=FAST, clock=self.clock
+            self.office, amqp_settings(self.config), settings=settings, clock=self.clock
         )
         self.daemon.start()
         assert self.daemon.wait_ready(WAIT), self.daemon.error
@@ -560,6 +560,19 @@ def test_publishes_not_confirmed_before_a_stop_go_out_on_the_next_start(
     assert hk.events(queued.message_id).count(EventType.PUBLISHED) == 1
     with hk.store() as store:
         assert store.deliveries_of(queued.message_id)[0].attempts == 2
+
+
+def test_a_running_daemon_publishes_what_another_process_queued_at_once(
+    offices: Callable[..., Node],
+) -> None:
+    # With the outbox poll an hour away, only noticing the other connection's commit
+    # (SQLite's data_version, looked at every tick) can publish it.
+    hk, vn = offices(HK), offices(VN)
+    vn.start()
+    hk.start(dataclasses.replace(FAST, outbox_poll=3600.0))
+    time.sleep(0.5)  # past the start's first outbox read
+    queued = submit(hk.office, enquiry(), now=datetime.now(UTC))
+    wait_for(lambda: hk.state(queued.message_id, VN) is DeliveryState.DELIVERED, timeout=5.0)
 
 
 def test_a_captured_envelope_replayed_after_its_validity_is_rejected_as_expired(

@@ -178,10 +178,16 @@ def test_daemons_killed_at_random_moments_hand_everything_over_exactly_once(
 
 
 def close_connections(site: LiaisonSite, office: str) -> int:
-    """Have the broker close every connection of ``office``'s user; how many it closed."""
-    listing = site.ctl.run("list connections", "list_connections", "pid", "user")
-    rows = [line.split("\t") for line in listing.splitlines() if "\t" in line]
-    pids = [pid for pid, user in rows if user == site.user(office)]
+    """Have the broker close every connection of ``office``'s user, once it has one again
+    (it may still be reconnecting after the last close); how many it closed."""
+    deadline = time.monotonic() + 30
+    while True:
+        listing = site.ctl.run("list connections", "list_connections", "pid", "user")
+        rows = [line.split("\t") for line in listing.splitlines() if "\t" in line]
+        pids = [pid for pid, user in rows if user == site.user(office)]
+        if pids or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     for pid in pids:
         site.ctl.run("close a connection", "close_connection", pid, "test")
     return len(pids)
