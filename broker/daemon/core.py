@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from adapters.transports.http_in import PartnerApi
 from adapters.transports.spool import PickupFolder
@@ -17,6 +17,7 @@ from broker.amqp import AmqpLink, Delivery, Published
 from broker.daemon.decisions import Arrival
 from broker.daemon.handover import handover_from_config
 from broker.daemon.inbound import Inbound, Settle
+from broker.daemon.key_events import KeysLogged, key_events
 from broker.daemon.monitoring import Monitoring
 from broker.daemon.office import Office, load_directory, read_secret
 from broker.daemon.outbound import Publisher, RetryPolicy
@@ -29,6 +30,8 @@ from broker.exchange_log import EventType, ExchangeLog, LogEntry, log_signer
 from broker.log import get_logger
 from broker.office_store import OfficeStore
 from broker.topology import amqp_user
+
+_KEYS_LOGGED: Final = "keys_logged"  # the office store's note of the key events written
 
 
 def _log() -> Any:
@@ -139,6 +142,7 @@ class Core:
                 directory_loaded(self._office.directory, now),
             ]
         )
+        self._log_keys(now)
         self.chase()
         self.flush()
 
@@ -224,6 +228,18 @@ class Core:
             self._office = self._office.with_directory(loaded)
             self.store.record([directory_loaded(loaded.directory, now)])
             _log().info("directory_loaded", directory_version=loaded.directory.version)
+            self._log_keys(now)
+
+    def _log_keys(self, now: datetime) -> None:
+        """key-generated / key-rotated for the keys this daemon holds, key-revoked for the
+        directory's revocations of the office's keys; each once (broker/daemon/key_events.py)."""
+        logged = KeysLogged.from_json(self.store.noted(_KEYS_LOGGED))
+        office = self._office
+        entries, now_logged = key_events(office.keys.public(), office.directory, logged, now)
+        if entries:
+            self.store.record_noting(entries, _KEYS_LOGGED, now_logged.to_json())
+            for entry in entries:  # key ids are public; the reason is a role or a revocation's
+                _log().info(entry.event.name.lower(), key_id=entry.key_id, reason=entry.reason)
 
     # ------------------------------------------------------------ reporting, closing
 

@@ -52,6 +52,24 @@ class JournalStore:
         with self.db.transaction():
             self._journal(entries)
 
+    def record_noting(self, entries: Sequence[LogEntry], key: str, value: str) -> None:
+        """Journal entries and remember ``value`` under ``key``, in one transaction: what the
+        entries were about, so that they are written once (the keys logged, for example)."""
+        with self.db.transaction():
+            self._journal(entries)
+            self._note(key, value)
+
+    def _note(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def noted(self, key: str) -> str | None:
+        """The value ``record_noting`` remembered under ``key``, or None."""
+        row = self.db.one("SELECT value FROM meta WHERE key = ?", (key,))
+        return None if row is None else str(row[0])
+
     def pending_log_entries(self) -> int:
         row = self.db.one("SELECT count(*) FROM log_pending")
         return 0 if row is None else int(row[0])
@@ -66,8 +84,8 @@ class JournalStore:
             ]
             if not pending:
                 return 0
-            row = self.db.one("SELECT value FROM meta WHERE key = ?", (_MARK,))
-            mark = int(row[0]) if row is not None else 0
+            noted = self.noted(_MARK)
+            mark = int(noted) if noted is not None else 0
             size = log.entry_count()
             # Entries a flush that crashed before our commit already appended.
             landed = Counter(data for _, data in log.entry_range(min(mark, size), size))
@@ -80,9 +98,5 @@ class JournalStore:
             if todo:
                 log.append_many(todo)
             self.db.execute("DELETE FROM log_pending")
-            self.db.execute(
-                "INSERT INTO meta VALUES (?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (_MARK, str(log.entry_count())),
-            )
+            self._note(_MARK, str(log.entry_count()))
         return len(todo)

@@ -31,6 +31,7 @@ from broker.config import OfficeConfig, load_config
 from broker.daemon import DaemonSettings, Office, OfficeDaemon, amqp_settings, load_office
 from broker.daemon.decisions import Arrival
 from broker.daemon.inbound import Inbound, Settle
+from broker.daemon.key_events import own_keys
 from broker.daemon.submission import submit
 from broker.envelope import MessageKind, seal
 from broker.exchange_log import (
@@ -573,6 +574,18 @@ def test_a_running_daemon_publishes_what_another_process_queued_at_once(
     time.sleep(0.5)  # past the start's first outbox read
     queued = submit(hk.office, enquiry(), now=datetime.now(UTC))
     wait_for(lambda: hk.state(queued.message_id, VN) is DeliveryState.DELIVERED, timeout=5.0)
+
+
+def test_the_daemon_logs_the_keys_it_holds_once(offices: Callable[..., Node]) -> None:
+    hk = offices(HK)
+    for _ in range(2):
+        hk.start()
+        hk.stop()
+    events = [e.event for e in hk.entries()]
+    assert events.count(EventType.DAEMON_STARTED) == 2
+    generated = {e.reason: e.key_id for e in hk.entries() if e.event is EventType.KEY_GENERATED}
+    assert generated == own_keys(hk.office.keys.public())
+    assert EventType.KEY_ROTATED not in events
 
 
 def test_a_captured_envelope_replayed_after_its_validity_is_rejected_as_expired(
