@@ -2,7 +2,7 @@
 report (report.md, report.json, throughput.png, latency.png) in one folder.
 
     .venv/bin/python -m bench.run --quick    # routine check, under two minutes
-    .venv/bin/python -m bench.run            # the figures we quote: about 50 minutes
+    .venv/bin/python -m bench.run            # the figures we quote: 40 to 55 minutes
     .venv/bin/python -m bench.run --out DIR  # the report's folder
 
 Baselines: joserfc's nested JWS-in-JWE (envelope seal/open); bare hashlib SHA-256 over the
