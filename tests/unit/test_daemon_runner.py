@@ -68,6 +68,8 @@ def test_a_daemon_without_its_broker_runs_reports_and_stops_cleanly(
     assert events == [
         EventType.DAEMON_STARTED,
         EventType.DIRECTORY_LOADED,
+        EventType.KEY_GENERATED,  # signing, then encryption: the first start with these keys
+        EventType.KEY_GENERATED,
         EventType.DAEMON_STOPPED,
     ]
     again = OfficeDaemon(office, amqp_settings(config), settings=QUICK)
