@@ -3,8 +3,8 @@ from the generated definitions (``broker.topology`` + ``broker.rabbitmq_admin``,
 integration tests do), two offices (HK asks VN; VN answers HK) with the DEMO keys of
 keys/example, and ``liaison daemon`` processes started, watched and stopped by pid.
 
-Needs a local RabbitMQ at 127.0.0.1:5672 (guest/guest) and ``rabbitmqctl`` able to manage it
-(root on the broker's host).
+Needs a RabbitMQ at 127.0.0.1 (the local one on 5672 unless told otherwise; guest/guest) and
+``rabbitmqctl`` able to manage it (root on the broker's host, or a private node's own script).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ EXAMPLE = ROOT / "keys" / "example"
 LIAISON = Path(sys.executable).with_name("liaison")
 HK, VN = "CN-YN-BLO-HK", "VN-BCA-C02"
 ROUTES = (OfficeRoute(HK, frozenset({VN})), OfficeRoute(VN, frozenset({HK})))
-BROKER = "amqp://guest:guest@127.0.0.1:5672/%2F"
+LOCAL_PORT = 5672
 DELIVERY_LIMIT = 5
 
 
@@ -70,6 +70,7 @@ class Site:
     folder: Path
     token: str = field(default_factory=lambda: secrets.token_hex(4))
     ctl: Rabbitmqctl = field(default_factory=Rabbitmqctl)
+    port: int = LOCAL_PORT  # the broker's AMQP port on 127.0.0.1
     passwords: dict[str, str] = field(
         default_factory=lambda: {r.office_id: new_password() for r in ROUTES}, repr=False
     )
@@ -110,7 +111,7 @@ class Site:
 
     def guest(self) -> pika.ConnectionParameters:
         """guest/guest on this site's vhost (the raw baselines)."""
-        params = pika.URLParameters(BROKER)
+        params = pika.URLParameters(f"amqp://guest:guest@127.0.0.1:{self.port}/%2F")
         params.virtual_host = self.vhost
         params.heartbeat = 60
         # The default 15 s for the TCP + AMQP handshake is too short for a broker busy
@@ -131,7 +132,7 @@ class Site:
             f'[keys]\ndir = "{keys / "offices" / office_id}"\n'
             f'[directory]\nfile = "{EXAMPLE / "directory.bin"}"\n'
             f'pinned_root = "{EXAMPLE / "root.json"}"\n'
-            f'[amqp]\nurls = ["amqp://127.0.0.1:5672/{self.vhost}"]\n'
+            f'[amqp]\nurls = ["amqp://127.0.0.1:{self.port}/{self.vhost}"]\n'
             f'password_file = "amqp-password"\nuser_prefix = "{self.user_prefix}"\n'
             f'[log]\nformat = "json"\n',
             encoding="utf-8",

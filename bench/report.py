@@ -258,13 +258,19 @@ def _log(log: dict[str, Any]) -> list[str]:
 def markdown(figures: dict[str, Any], verdicts: list[Verdict]) -> str:
     m = figures.get("machine", {})
     dirty = " (working tree modified)" if m.get("git_dirty") else ""
+    broker = figures.get("broker", {})
+    where = (
+        f"a private node of this run, open files {broker.get('open_files', 0):,}"
+        if broker.get("kind") == "private"
+        else "the local broker"
+    )
     lines = [
         f"# Liaison benchmarks: {figures.get('mode', '?')} run, {figures.get('started_at', '?')}",
         "",
         (
             f"Commit {m.get('git_commit', '?')}{dirty}; {m.get('cpu_model', '?')},"
             f" {m.get('cores', '?')} cores, {m.get('ram_gb', '?')} GB RAM;"
-            f" Python {m.get('python', '?')}; RabbitMQ {m.get('rabbitmq', '?')};"
+            f" Python {m.get('python', '?')}; RabbitMQ {m.get('rabbitmq', '?')} ({where});"
             f" wall time {figures.get('wall_s', 0):,.0f} s."
         ),
         "",

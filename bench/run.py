@@ -14,15 +14,18 @@ offered, p50/p95/p99 submit-to-handed-over and submit-to-receipt; 2, 20 and 200 
 on one broker; a soak sampling both daemons' RSS and file descriptors (30 min, every minute;
 --quick: 30 s, every 5 s). Every target of issue #10 is reported met or missed, by how much.
 
-Needs the local RabbitMQ (127.0.0.1:5672, guest) and rabbitmqctl (root); makes a fresh vhost
-and users and removes them at the end. See docs/performance.md, "The benchmark command".
+Needs the local RabbitMQ (127.0.0.1:5672, guest) and rabbitmqctl (root), or with --broker
+private the rabbitmq-server program; makes a fresh vhost and users and removes them at the end.
+See docs/performance.md, "The benchmark command".
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
+import resource
 import sys
 import tempfile
 import time
@@ -36,9 +39,11 @@ from typing import Any
 
 from bench import _raw, envelope_bench, exchange_bench, load, log_bench, report
 from bench._machine import describe
-from bench._site import HK, VN, Site
+from bench._site import HK, LOCAL_PORT, VN, Site
 from bench.exchange_bench import Exchange
 from broker.exchange_log import EventType
+from broker.rabbitmq_admin import Rabbitmqctl
+from broker.rabbitmq_node import RabbitNode, free_port
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -61,6 +66,7 @@ class Plan:
     soak_s: float
     soak_interval_s: float
     soak_rate: float
+    broker: str = "local"  # or "private": a node of the run's own (see _broker)
 
 
 QUICK = Plan(
@@ -176,7 +182,7 @@ def measure_exchange(run: Run, temp: Path) -> None:
     scenario's raw runs, HK to VN end to end, offered rates, the soak, more inboxes."""
     plan, traffic = run.plan, Traffic()
     body = os.urandom(exchange_bench.PAYLOAD_BYTES)
-    with Site(temp) as site:
+    with _broker(run, temp) as (ctl, port), Site(temp, ctl=ctl, port=port) as site:
         params = site.guest()
         with run.phase("raw pika baselines"):
             traffic.raw = _raw.pipelined(params, "bench.raw", count=plan.raw_n, body=body)
@@ -216,6 +222,38 @@ def measure_exchange(run: Run, temp: Path) -> None:
                         exchange.stop()
         with run.phase("reading the exchange logs"):
             _collect(run, exchange, traffic)
+
+
+# A private node's open-files limit: RabbitMQ advises 65,536; the process's hard limit caps it.
+PRIVATE_OPEN_FILES = 65_536
+
+
+@contextmanager
+def _broker(run: Run, temp: Path) -> Iterator[tuple[Rabbitmqctl, int]]:
+    """The broker every exchange scenario uses: the local one, or (``--broker private``) a
+    node started for the run in ``temp``, as the user running it, with the open-files limit
+    raised as far as this process may (the local service's 1,024 holds about 120 offices'
+    quorum queues, not 200)."""
+    if run.plan.broker == "local":
+        run.figures["broker"] = {"kind": "local", "port": LOCAL_PORT}
+        yield Rabbitmqctl(), LOCAL_PORT
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = PRIVATE_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, PRIVATE_OPEN_FILES)
+    if wanted > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # the node inherits it
+    node = RabbitNode(temp / "rabbitmq", amqp_port=free_port())
+    run.note(f"starting a private RabbitMQ node on 127.0.0.1:{node.amqp_port}")
+    node.start()
+    try:
+        run.figures["broker"] = {
+            "kind": "private",
+            "port": node.amqp_port,
+            "open_files": max(soft, wanted),
+        }
+        yield node.rabbitmqctl(), node.amqp_port
+    finally:
+        node.stop()
 
 
 def _with_daemons(run: Run, exchange: Exchange, traffic: Traffic) -> None:
@@ -324,11 +362,20 @@ def main(
         help="folder for the report, made if missing (default: bench/results/liaison-bench-"
         "<UTC time>-full, or for --quick the same name under the system's temporary folder)",
     )
+    parser.add_argument(
+        "--broker",
+        choices=("local", "private"),
+        default="local",
+        help="local: the RabbitMQ at 127.0.0.1:5672 (default; rabbitmqctl as root). private: a"
+        " node of the run's own on a free port, started from the installed rabbitmq-server with"
+        " a higher open-files limit, for the 200-inbox step where the local broker's limit is"
+        " too low; stopped and removed at the end",
+    )
     args = parser.parse_args(argv)
-    plan = QUICK if args.quick else FULL
+    plan = dataclasses.replace(QUICK if args.quick else FULL, broker=args.broker)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     # Quick runs are routine checks, never quoted: out of the working tree unless asked.
-    default = RESULTS if plan is FULL else Path(tempfile.gettempdir())
+    default = RESULTS if plan.mode == "full" else Path(tempfile.gettempdir())
     out: Path = args.out or default / f"liaison-bench-{stamp}-{plan.mode}"
     figures = measure(plan)
     paths = report.write(figures, out)

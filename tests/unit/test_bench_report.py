@@ -241,6 +241,18 @@ def test_run_help() -> None:
     assert done.returncode == 0, done.stderr
     assert "--quick" in done.stdout
     assert "--out" in done.stdout
+    assert "--broker" in done.stdout
+
+
+def test_the_report_names_the_broker_it_measured(figures: dict[str, Any], tmp_path: Path) -> None:
+    figures = copy.deepcopy(figures)
+    figures["broker"] = {"kind": "private", "port": 40123, "open_files": 65536}
+    text = report.write(figures, tmp_path / "private")[0].read_text(encoding="utf-8")
+    assert "RabbitMQ" in text
+    assert "(a private node of this run, open files 65,536)" in text
+    figures["broker"] = {"kind": "local", "port": 5672}
+    text = report.write(figures, tmp_path / "local")[0].read_text(encoding="utf-8")
+    assert "(the local broker)" in text
 
 
 class _BrokerStandIn:
