@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +16,7 @@ from broker.directory import (
 )
 from broker.exchange_log import EventType, LogEntry, decode_entry
 from broker.keys.model import OfficeKeys
+from tests.unit.test_directory_keys import office_keys
 from tests.vectors import generate_directory as vec
 
 HK, VN = vec.OFFICES
@@ -24,20 +24,7 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
-def keys(name: str, *, pq: bool = False) -> OfficeKeys:
-    def seed(role: str, n: int = 32) -> bytes:
-        return hashlib.shake_256(f"{name}/{role}".encode()).digest(n)
-
-    return OfficeKeys.from_seeds(
-        HK,
-        signing=seed("signing"),
-        encryption=seed("encryption"),
-        hybrid_mlkem=seed("mlkem", 64) if pq else None,
-        hybrid_x25519=seed("x25519") if pq else None,
-    )
-
-
-OLD, NEW = keys("old"), keys("new")
+OLD, NEW = office_keys("old"), office_keys("new")
 
 
 def directory(revoke_old_signing: bool = False) -> Directory:
@@ -97,7 +84,7 @@ def test_new_keys_are_logged_as_rotated() -> None:
 
 
 def test_a_hybrid_key_is_a_role_of_its_own() -> None:
-    pq = keys("pq", pq=True).public()
+    pq = office_keys("pq", pq=True).public()
     entries, _ = key_events(pq, directory(), KeysLogged(), NOW)
     assert pq.hybrid_key_id is not None
     assert (EventType.KEY_GENERATED, pq.hybrid_key_id, "hybrid") in summary(entries)
