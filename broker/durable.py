@@ -11,15 +11,18 @@ inside ``batch()`` a writer leaves its data in a temporary file and hands the fi
 batch; at the end the batch syncs each file system once (``syncfs``), only then puts the files
 under their final names, and syncs again. A final name therefore still only ever holds a whole
 file, before and after a crash, and the batch's end comes before the daemon commits and acks.
-Without ``syncfs`` (not Linux) ``batch()`` changes nothing: each write syncs itself as before.
+Without a ``syncfs`` that reports write-back errors (not Linux, or a kernel before 5.8)
+``batch()`` changes nothing: each write syncs itself as before.
 """
 
 from __future__ import annotations
 
 import ctypes
 import os
+import platform
+import re
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +42,15 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _reports_errors(release: str) -> bool:
+    """Whether a Linux kernel's syncfs reports write-back errors: from 5.8 on (before, it
+    could return 0 for data that never reached the disk)."""
+    found = re.match(r"(\d+)\.(\d+)", release)
+    return found is not None and (int(found[1]), int(found[2])) >= (5, 8)
+
+
 def _load_syncfs() -> Callable[[int], int] | None:
-    if not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or not _reports_errors(platform.release()):
         return None
     try:
         libc = ctypes.CDLL(None, use_errno=True)
@@ -53,6 +63,26 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 
 _SYNCFS = _load_syncfs()
+
+
+def sweep_leftovers(folders: Iterable[Path], *, older_than: float, now: float) -> int:
+    """Remove the ``.<name>.<random>.tmp`` files a crash left in ``folders`` (a batch's files
+    wait under such names until its end), if last modified more than ``older_than`` seconds
+    before ``now`` (a younger one may belong to a writer at work). How many were removed."""
+    removed = 0
+    for folder in folders:
+        try:
+            candidates = [p for p in folder.iterdir() if p.name.startswith(".")]
+        except FileNotFoundError:
+            continue
+        for path in candidates:
+            if not path.name.endswith(".tmp"):
+                continue
+            with suppress(FileNotFoundError):
+                if path.is_file() and now - path.stat().st_mtime > older_than:
+                    path.unlink()
+                    removed += 1
+    return removed
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +98,8 @@ class FileBatch:
 
     def __init__(self, *, syncfs: Callable[[int], int] | None = _SYNCFS) -> None:
         self._syncfs = syncfs
-        # One open folder per file system, kept for the batch's life: syncfs reports the
-        # write-back errors of its file system since the descriptor was opened.
+        # One open folder per file system, kept until close(): syncfs reports the write-back
+        # errors of its file system since the descriptor was opened.
         self._fds: dict[int, int] = {}
         self._pending: dict[Path, _Placement] | None = None
         self._devices: set[int] = set()

@@ -61,8 +61,9 @@ def write_once(
     files: FileBatch | None = None,
 ) -> bool:
     """Write ``folder/name`` atomically; True if written now, False if it existed already.
-    Inside ``files.batch()`` the name appears, durably, at the batch's end. ConfigError
-    (naming the folder) when the disk refuses."""
+    Inside ``files.batch()`` the name appears, durably, at the batch's end (True: it will,
+    unless the name appears meanwhile, which then wins). ConfigError (naming the folder)
+    when the disk refuses."""
     if not name or "/" in name or name.startswith(".") or name in (".", ".."):
         raise InputError("not a plain file name")
     ensure_folder(folder)

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from adapters.transports.http_in import PartnerApi
-from adapters.transports.spool import PickupFolder
+from adapters.transports.spool import PickupFolder, SpoolTransport
 from broker.amqp import AmqpLink, Delivery, Published
 from broker.daemon.decisions import Arrival
 from broker.daemon.handover import handover_from_config
@@ -24,7 +24,7 @@ from broker.daemon.outbound import Publisher, RetryPolicy
 from broker.daemon.pickup import PickupWatcher
 from broker.daemon.upkeep import Checkpointer, FileWatch, directory_loaded
 from broker.daemon.witnessing import Witness
-from broker.durable import FileBatch
+from broker.durable import FileBatch, sweep_leftovers
 from broker.errors import LiaisonError
 from broker.exchange_log import EventType, ExchangeLog, LogEntry, log_signer
 from broker.log import get_logger
@@ -32,6 +32,9 @@ from broker.office_store import OfficeStore
 from broker.topology import amqp_user
 
 _KEYS_LOGGED: Final = "keys_logged"  # the office store's note of the key events written
+# A temporary file older than this at start is a crash's leftover, not a writer's at work
+# (liaison submit writes envelopes beside the daemon).
+LEFTOVER_AGE_S: Final = 600.0
 
 
 def _log() -> Any:
@@ -82,6 +85,7 @@ class Core:
                 office.config, read_secret=read_secret, rng=rng, files=self.files
             )
             envelopes = paths.envelope_store(self.files)
+            self._handover, self._envelopes = handover, envelopes
             self.inbound = Inbound(self.office, self.store, envelopes, handover, rng=rng)
             self.witness = Witness(
                 self.office,
@@ -143,8 +147,18 @@ class Core:
             ]
         )
         self._log_keys(now)
+        self._sweep(now)
         self.chase()
         self.flush()
+
+    def _sweep(self, now: datetime) -> None:
+        """Remove the temporary files a crash left in a batch (broker/durable.py)."""
+        folders = [self._envelopes.root, *self._envelopes.subfolders()]
+        if isinstance(self._handover.transport, SpoolTransport):
+            folders.append(self._handover.transport.folder)
+        removed = sweep_leftovers(folders, older_than=LEFTOVER_AGE_S, now=now.timestamp())
+        if removed:
+            _log().warning("leftovers_removed", count=removed)
 
     def stopped(self) -> None:
         now = self._clock()
@@ -258,8 +272,13 @@ class Core:
         }
 
     def close(self) -> None:
-        if self.partner_api is not None:
-            self.partner_api.stop()
+        try:
+            if self.partner_api is not None:
+                self.partner_api.stop()
+        finally:
+            self._close_files()
+
+    def _close_files(self) -> None:
         self.files.close()
         for closing in (self.store, self.log):
             try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from broker.directory import Directory
+from broker.errors import IntegrityError
 from broker.exchange_log import EventType, LogEntry
 from broker.keys.model import OfficePublicKeys
 
@@ -38,13 +39,21 @@ class KeysLogged:
 
     @classmethod
     def from_json(cls, text: str | None) -> KeysLogged:
+        """The note as ``to_json`` wrote it (None: nothing logged yet); IntegrityError if it
+        is not that."""
         if text is None:
             return cls()
-        data = json.loads(text)
-        return cls(
-            {str(role): bytes.fromhex(key) for role, key in data["in_use"].items()},
-            frozenset(bytes.fromhex(key) for key in data["revoked"]),
-        )
+        try:
+            data = json.loads(text)
+            return cls(
+                {str(role): bytes.fromhex(key) for role, key in data["in_use"].items()},
+                frozenset(bytes.fromhex(key) for key in data["revoked"]),
+            )
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise IntegrityError(
+                "the office store's note of the keys logged is damaged; restore the store from"
+                " a backup"
+            ) from None
 
 
 def own_keys(public: OfficePublicKeys) -> dict[str, bytes]:

@@ -227,7 +227,8 @@ class OfficeDaemon:
         next_chase = clock() + settings.chase_interval
         while not self._stop.is_set():
             batch = self._take(settings.tick)
-            self._process(batch)
+            if batch:  # an empty one would still take the store's write lock every tick
+                self._process(batch)
             moment = clock()
             if batch or moment >= next_poll:
                 self._guard("publish", core.publish_due)

@@ -152,13 +152,19 @@ class EnvelopeStore:
             raise ConfigError(f"cannot delete stored envelope {path}: {exc.strerror}") from None
         return True
 
+    def subfolders(self) -> list[Path]:
+        """The two-hex-digit folders the envelopes are kept in."""
+        if not self.root.is_dir():
+            return []
+        return [
+            f
+            for f in self.root.iterdir()
+            if len(f.name) == 2 and set(f.name) <= _HEX and f.is_dir()
+        ]
+
     def digests(self) -> Iterator[bytes]:
         """The digests of every stored file named like an envelope, in no particular order."""
-        if not self.root.is_dir():
-            return
-        for folder in self.root.iterdir():
-            if len(folder.name) != 2 or not set(folder.name) <= _HEX or not folder.is_dir():
-                continue
+        for folder in self.subfolders():
             for file in folder.iterdir():
                 name = folder.name + file.name
                 if len(name) == 2 * DIGEST_SIZE and set(name) <= _HEX:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from broker.daemon.key_events import KeysLogged, key_events
 from broker.directory import (
     Directory,
@@ -14,6 +16,7 @@ from broker.directory import (
     RevocationReason,
     encode_content,
 )
+from broker.errors import IntegrityError
 from broker.exchange_log import EventType, LogEntry, decode_entry
 from broker.keys.model import OfficeKeys
 from tests.unit.test_directory_keys import office_keys
@@ -100,6 +103,14 @@ def test_a_revocation_in_the_directory_is_logged_once_with_its_reason() -> None:
         NEW.public(), directory(revoke_old_signing=True), KeysLogged.from_json(after.to_json()), NOW
     )
     assert again == []
+
+
+@pytest.mark.parametrize(
+    "note", ["", "{", "[]", '{"in_use": {}}', '{"in_use": {"s": "zz"}, "revoked": []}']
+)
+def test_a_damaged_note_is_an_integrity_error(note: str) -> None:
+    with pytest.raises(IntegrityError, match="note of the keys logged is damaged"):
+        KeysLogged.from_json(note)
 
 
 def test_an_office_missing_from_the_directory_still_logs_its_keys() -> None:

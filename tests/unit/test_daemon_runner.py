@@ -5,6 +5,7 @@ another office."""
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -75,6 +76,28 @@ def test_a_daemon_without_its_broker_runs_reports_and_stops_cleanly(
     again = OfficeDaemon(office, amqp_settings(config), settings=QUICK)
     again.start()  # the folder was released
     again.stop()
+
+
+def test_a_starting_daemon_removes_what_a_crash_left_in_a_batch(
+    tmp_path: Path, key_folder: Path
+) -> None:
+    config = parse_config(config_text(key_folder / "offices" / HK), tmp_path / "office.toml")
+    office = load_office(config, passphrase=None, now=datetime.now(UTC))
+    folder = office.paths.envelopes / "ab"
+    folder.mkdir(parents=True)
+    leftover, fresh = folder / ".ab12.0a0b0c.tmp", folder / ".ab34.0d0e0f.tmp"
+    for path in (leftover, fresh):
+        path.write_bytes(b"sealed, never named")
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).timestamp()
+    os.utime(leftover, (an_hour_ago, an_hour_ago))
+    daemon = OfficeDaemon(office, amqp_settings(config), settings=QUICK)
+    daemon.start()
+    try:
+        assert daemon.wait_started(10)
+    finally:
+        daemon.stop()
+    assert not leftover.exists()
+    assert fresh.exists()  # it may be a submit's at work
 
 
 def test_a_daemon_that_cannot_open_its_store_reports_the_failure(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.transports.spool import write_once
-from broker.durable import _SYNCFS, FileBatch
+from broker.durable import _SYNCFS, FileBatch, _reports_errors, sweep_leftovers
 from broker.errors import ConfigError
 from broker.exchange_log import EnvelopeStore
 
@@ -141,6 +142,45 @@ def test_envelopes_written_in_a_batch_can_be_read_before_its_end(tmp_path: Path)
     assert not [p for p in root.rglob(".*") if p.is_file()]
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
+@pytest.mark.parametrize(
+    ("release", "reports"),
+    [
+        ("5.8.0", True),
+        ("6.18.1-generic", True),
+        ("5.7.19", False),
+        ("4.18.0-553.el8", False),
+        ("", False),
+    ],
+)
+def test_syncfs_is_trusted_only_from_linux_5_8(release: str, *, reports: bool) -> None:
+    # Before 5.8 syncfs could return 0 although write-back had failed.
+    assert _reports_errors(release) is reports
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not _reports_errors(platform.release()),
+    reason="a syncfs that reports errors is Linux 5.8's and later",
+)
 def test_linux_has_syncfs() -> None:
     assert _SYNCFS is not None
+
+
+def test_leftovers_of_a_crash_are_swept_and_nothing_else(tmp_path: Path) -> None:
+    now = 1_800_000_000.0
+    old, young = now - 3600, now - 5
+    files = {
+        ".ab12.deadbeef.tmp": old,  # a crash's leftover
+        ".m1.json.cafe.tmp": young,  # a writer at work
+        ".hidden": old,  # not ours
+        "kept.tmp": old,  # not a dot file
+        "ab12cd": old,  # an envelope
+    }
+    for name, when in files.items():
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (when, when))
+    (tmp_path / ".old.dir.tmp").mkdir()  # not a file
+    removed = sweep_leftovers([tmp_path, tmp_path / "missing"], older_than=600, now=now)
+    assert removed == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [".m1.json.cafe.tmp", ".hidden", "kept.tmp", "ab12cd", ".old.dir.tmp"]
+    )
