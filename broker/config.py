@@ -266,6 +266,12 @@ class OfficeConfig:
     partner_api: PartnerApiSection = field(default_factory=PartnerApiSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
 
+    @property
+    def deliver_dir(self) -> Path:
+        """Where the spool transport hands messages over: ``handover.deliver_dir``, else
+        ``<data_dir>/spool/in``."""
+        return self.handover.deliver_dir or self.office.data_dir / "spool" / "in"
+
 
 _SECTIONS: Mapping[str, type[Any]] = {
     "office": OfficeSection,
@@ -450,7 +456,7 @@ def _handover_problems(config: OfficeConfig) -> list[ConfigProblem]:
         problems.append(ConfigProblem("handover.url", "required when handover.transport is http"))
     if (section.cert_file is None) != (section.key_file is None):
         problems.append(ConfigProblem("handover.cert_file", "give both cert_file and key_file"))
-    deliver = section.deliver_dir or config.office.data_dir / "spool" / "in"
+    deliver = config.deliver_dir
     pickup = section.pickup_dir
     if pickup is not None and (
         pickup == deliver or pickup in deliver.parents or deliver in pickup.parents

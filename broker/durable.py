@@ -101,6 +101,7 @@ class FileBatch:
         # One open folder per file system, kept until close(): syncfs reports the write-back
         # errors of its file system since the descriptor was opened.
         self._fds: dict[int, int] = {}
+        self._device_of: dict[Path, int] = {}  # a folder's file system, looked up once
         self._pending: dict[Path, _Placement] | None = None
         self._devices: set[int] = set()
 
@@ -132,7 +133,9 @@ class FileBatch:
         itself, while the batch starts watching that file system's errors."""
         if self._pending is None:
             return False
-        device = folder.stat().st_dev
+        device = self._device_of.get(folder)
+        if device is None:
+            device = self._device_of[folder] = folder.stat().st_dev
         if device not in self._fds:
             self._fds[device] = os.open(folder, _DIR_FLAGS)
             return False

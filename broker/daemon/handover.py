@@ -31,7 +31,6 @@ from broker.messages import Message, message_from_json
 from broker.spool import MAX_MESSAGE_FILE_BYTES
 
 CANONICAL: Final = "canonical"
-DELIVER_DIR: Final = Path("spool") / "in"
 ESSENTIAL_LOSS_RULE: Final = "handover.essential-field"
 
 
@@ -120,8 +119,7 @@ def handover_from_config(
 
         transport = HttpTransport.from_config(section, read_secret)
     else:
-        folder = section.deliver_dir or config.office.data_dir / DELIVER_DIR
-        transport = SpoolTransport(folder, rng=rng, files=files)
+        transport = SpoolTransport(config.deliver_dir, rng=rng, files=files)
     return Handover(codec, transport, section.variant or None, section.essential)
 
 

@@ -81,7 +81,7 @@ class DemoOffice:
 
     @property
     def deliver_dir(self) -> Path:
-        return self.data_dir / "spool" / "in"
+        return self.office.config.deliver_dir
 
     @property
     def pickup_dir(self) -> Path:

@@ -12,6 +12,7 @@ import contextlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import pika
 import pika.exceptions
@@ -74,12 +75,10 @@ def _cannot_manage(url: str, why: str) -> str:
     )
 
 
-@contextlib.contextmanager
-def site_with(amqp_url: str, routes: tuple[OfficeRoute, ...]) -> Iterator[LiaisonSite]:
-    """A fresh vhost and users for ``routes`` (generated definitions, applied with
-    rabbitmqctl), removed at the end: for modules whose offices differ from ROUTES."""
+def _planned(amqp_url: str, routes: tuple[OfficeRoute, ...]) -> tuple[LiaisonSite, dict[str, Any]]:
+    """A new site's names and passwords for ``routes``, and its generated definitions."""
     token = secrets.token_hex(4)
-    made = LiaisonSite(
+    site = LiaisonSite(
         url=amqp_url,
         vhost=f"liaison-test-{token}",
         user_prefix=f"t{token}-",
@@ -88,11 +87,19 @@ def site_with(amqp_url: str, routes: tuple[OfficeRoute, ...]) -> Iterator[Liaiso
     )
     definitions = build_definitions(
         routes,
-        vhost=made.vhost,
-        passwords=made.passwords,
-        user_prefix=made.user_prefix,
+        vhost=site.vhost,
+        passwords=site.passwords,
+        user_prefix=site.user_prefix,
         delivery_limit=DELIVERY_LIMIT,
     )
+    return site, definitions
+
+
+@contextlib.contextmanager
+def site_with(amqp_url: str, routes: tuple[OfficeRoute, ...]) -> Iterator[LiaisonSite]:
+    """A fresh vhost and users for ``routes`` (generated definitions, applied with
+    rabbitmqctl), removed at the end: for modules whose offices differ from ROUTES."""
+    made, definitions = _planned(amqp_url, routes)
     apply_definitions(definitions, ctl=made.ctl)
     try:
         yield made
@@ -104,21 +111,7 @@ def site_with(amqp_url: str, routes: tuple[OfficeRoute, ...]) -> Iterator[Liaiso
 def liaison_site(amqp_url: str) -> Iterator[LiaisonSite]:
     """A vhost ``liaison-test-<hex>`` with users ``t<hex>-<office>``, made from the generated
     definitions and deleted (vhost and users) when the session ends."""
-    token = secrets.token_hex(4)
-    site = LiaisonSite(
-        url=amqp_url,
-        vhost=f"liaison-test-{token}",
-        user_prefix=f"t{token}-",
-        ctl=rabbitmqctl(),
-        passwords={route.office_id: new_password() for route in ROUTES},
-    )
-    definitions = build_definitions(
-        ROUTES,
-        vhost=site.vhost,
-        passwords=site.passwords,
-        user_prefix=site.user_prefix,
-        delivery_limit=DELIVERY_LIMIT,
-    )
+    site, definitions = _planned(amqp_url, ROUTES)
     try:
         apply_definitions(definitions, ctl=site.ctl)
     except LiaisonError as exc:

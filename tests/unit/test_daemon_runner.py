@@ -15,7 +15,14 @@ import pytest
 
 from broker.amqp import Delivery
 from broker.config import parse_config
-from broker.daemon import DaemonSettings, OfficeDaemon, amqp_settings, assess, load_office
+from broker.daemon import (
+    DaemonSettings,
+    Office,
+    OfficeDaemon,
+    amqp_settings,
+    assess,
+    load_office,
+)
 from broker.daemon.core import Core
 from broker.daemon.outbound import RetryPolicy
 from broker.errors import ConfigError, KeyFileError
@@ -122,6 +129,20 @@ def test_keys_of_another_office_are_refused(tmp_path: Path, key_folder: Path) ->
         load_office(config, passphrase=None, now=datetime.now(UTC))
 
 
+def core_of(office: Office, link: object) -> Core:
+    """A daemon core on a stand-in link, driven by hand (no core thread)."""
+    return Core(
+        office,
+        link,  # type: ignore[arg-type]
+        network=DEFAULT_NETWORK,
+        clock=lambda: datetime.now(UTC),
+        max_in_flight=10,
+        retry=RetryPolicy(),
+        checkpoint_entries=1000,
+        checkpoint_interval=600,
+    )
+
+
 def test_a_new_directory_edition_is_taken_up_while_running(
     tmp_path: Path, key_folder: Path
 ) -> None:
@@ -132,16 +153,7 @@ def test_a_new_directory_edition_is_taken_up_while_running(
     )
     config = parse_config(text, tmp_path / "office.toml")
     office = load_office(config, passphrase=None, now=datetime.now(UTC))
-    core = Core(
-        office,
-        RecordingLink(),  # type: ignore[arg-type]
-        network=DEFAULT_NETWORK,
-        clock=lambda: datetime.now(UTC),
-        max_in_flight=10,
-        retry=RetryPolicy(),
-        checkpoint_entries=1000,
-        checkpoint_interval=600,
-    )
+    core = core_of(office, RecordingLink())
     try:
         core.check_directory()
         assert core.office().directory.version == 1
@@ -189,16 +201,7 @@ def test_a_batch_that_cannot_commit_requeues_every_delivery_it_held(
     office = load_office(config, passphrase=None, now=datetime.now(UTC))
     link = SettlingLink()
     daemon = OfficeDaemon(office, amqp_settings(config), settings=QUICK)
-    core = Core(
-        office,
-        link,  # type: ignore[arg-type]
-        network=DEFAULT_NETWORK,
-        clock=lambda: datetime.now(UTC),
-        max_in_flight=10,
-        retry=RetryPolicy(),
-        checkpoint_entries=1000,
-        checkpoint_interval=600,
-    )
+    core = core_of(office, link)
     daemon._core = core  # the core thread's state, driven by hand
     junk = [
         Delivery(
